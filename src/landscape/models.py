@@ -1,0 +1,61 @@
+"""Models. An MLP with the initializations that decide the spiral result.
+
+Initializations (`init`):
+- "ntk2021": W ~ N(0, 1/fan_in), biases 0 (trainable) — the neural-tangents "standard parameterization"
+  the authors' 2021 code used.
+- "glorot": Glorot/Xavier normal weights and small random biases N(0, 0.01²) — the authors' 2022 notebook.
+- "nobias": W ~ N(0, 1/fan_in) and no bias parameters at all — what the authors' notebook silently became
+  when its library changed its default (a bias-free ReLU net is positively homogeneous).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .validation import require_choice, require_int
+
+INITS = ("ntk2021", "glorot", "nobias")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    require_choice("dtype", name, tuple(DTYPES))
+    return DTYPES[name]
+
+
+class MLP(nn.Sequential):
+    """in → [width, ReLU] × depth → out."""
+
+    def __init__(self, in_features: int, width: int, out_features: int, depth: int = 1, init: str = "ntk2021",
+                 seed: int = 0, dtype: str = "float64", device=None):
+        require_int("width", width, at_least=1)
+        require_int("depth", depth, at_least=1)
+        require_choice("init", init, INITS)
+        sizes = [in_features] + [width] * depth + [out_features]
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b, bias=init != "nobias"))
+            if i < depth:
+                layers.append(nn.ReLU())
+        super().__init__(*layers)
+        self.init = init
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for layer in self.linears():
+                fan_in, fan_out = layer.in_features, layer.out_features
+                std = math.sqrt(2.0 / (fan_in + fan_out)) if init == "glorot" else math.sqrt(1.0 / fan_in)
+                layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * std)
+                if layer.bias is not None:
+                    bias_std = 0.01 if init == "glorot" else 0.0
+                    layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * bias_std)
+        self.to(device=device, dtype=torch_dtype(dtype))
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self if isinstance(m, nn.Linear)]
+
+
+def num_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

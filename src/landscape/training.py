@@ -1,0 +1,115 @@
+"""Full-batch gradient descent with probes on a schedule, divergence detection and resumable checkpoints.
+
+At each step t = 0 … steps the trainer evaluates θ_t on the whole training set — the objective F(θ_t, t), the plain
+cross-entropy L(θ_t), the training accuracy, and the probes due at t — then (for t < steps) takes the step
+θ_{t+1} = θ_t − η ∇_θ F(θ_t, t). A non-finite objective stops the run and is recorded as `diverged_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .data import Dataset
+from .losses import cross_entropy_per_sample
+from .store import Checkpoint
+from .validation import require_finite, require_int
+
+
+@dataclass
+class Probe:
+    """A measurement `fn(model, step) -> float` taken every `every` steps (and at the last step)."""
+
+    name: str
+    every: int
+    fn: Callable[[nn.Module, int], float]
+
+    def due(self, step: int, last: int) -> bool:
+        return step % self.every == 0 or step == last
+
+
+@dataclass
+class TrainingLog:
+    objective: np.ndarray  # F(θ_t, t), t = 0 … steps (shorter if diverged)
+    cross_entropy: np.ndarray  # L(θ_t)
+    accuracy: np.ndarray  # training accuracy of θ_t
+    probes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name → (steps, values)
+    diverged_at: int | None = None
+
+
+def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.ndarray | None, lr: float, steps: int,
+                     probes: list[Probe] = (), *, checkpoint: Checkpoint | None = None, progress: bool = False,
+                     description: str = "training") -> TrainingLog:
+    """Full-batch GD on the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ}(t) log p_{y_μ}.
+
+    gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for plain cross-entropy (Γ ≡ 1).
+    """
+    require_finite("lr", lr, positive=True)
+    require_int("steps", steps, at_least=0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    x, y = data.x, data.y
+    device = x.device
+    if gamma is None:
+        gamma = torch.ones(steps + 1, data.num_classes)
+    gamma = torch.as_tensor(np.asarray(gamma), dtype=x.dtype, device=device)
+    if gamma.shape != (steps + 1, data.num_classes):
+        raise ValueError(f"gamma must have shape (steps + 1, C) = ({steps + 1}, {data.num_classes}); "
+                         f"got {tuple(gamma.shape)}")
+    n = steps + 1
+    objective = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
+    ce = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
+    correct = torch.zeros(n, dtype=torch.int64, device=device)
+    probe_values = {p.name: {} for p in probes}
+    start = 0
+    state = checkpoint.load() if checkpoint else None
+    if state is not None and state["objective"].shape == (n,):
+        model.load_state_dict(state["model"])
+        objective.copy_(state["objective"]), ce.copy_(state["cross_entropy"]), correct.copy_(state["correct"])
+        probe_values = {k: dict(v) for k, v in state["probes"].items()}
+        start = int(state["next_step"])
+    diverged_at = None
+    check_every = 100
+    bar = tqdm(total=n, initial=start, desc=description, disable=not progress, mininterval=1.0, file=None)
+    for t in range(start, n):
+        logits = model(x)
+        per_sample = cross_entropy_per_sample(logits, y)
+        loss = (gamma[t][y] * per_sample).mean()
+        objective[t] = loss.detach()
+        ce[t] = per_sample.detach().mean()
+        correct[t] = (logits.detach().argmax(1) == y).sum()
+        due = [probe for probe in probes if probe.due(t, steps)]
+        if due and not torch.isfinite(loss):
+            diverged_at = t
+            break
+        for probe in due:
+            probe_values[probe.name][t] = float(probe.fn(model, t))
+        if t % check_every == 0 or t == steps:
+            window = objective[max(t - check_every, 0): t + 1]
+            if not torch.isfinite(window).all():
+                diverged_at = max(t - check_every, 0) + int((~torch.isfinite(window)).nonzero()[0])
+                break
+        if t < steps:
+            grads = torch.autograd.grad(loss, params)
+            with torch.no_grad():
+                torch._foreach_add_(params, grads, alpha=-lr)
+        if t % 100 == 0:
+            bar.update(min(t + 1, n) - bar.n)
+            if checkpoint is not None and checkpoint.due():
+                checkpoint.save({"model": model.state_dict(), "objective": objective, "cross_entropy": ce,
+                                 "correct": correct, "probes": probe_values, "next_step": t + 1})
+    bar.update(n - bar.n if diverged_at is None else 0)
+    bar.close()
+    end = n if diverged_at is None else diverged_at
+    return TrainingLog(
+        objective=objective[:end].cpu().numpy(),
+        cross_entropy=ce[:end].cpu().numpy(),
+        accuracy=(correct[:end].cpu().numpy() / len(y)),
+        probes={k: (np.array(sorted(s for s in v if s < end), dtype=np.int64),
+                    np.array([v[s] for s in sorted(v) if s < end], dtype=np.float64)) for k, v in probe_values.items()},
+        diverged_at=diverged_at,
+    )
