@@ -129,6 +129,7 @@ def save_result(path: Path, result: Result) -> None:
             np.savez_compressed(f, **payload)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

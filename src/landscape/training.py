@@ -72,8 +72,8 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
         objective.copy_(state["objective"]), ce.copy_(state["cross_entropy"]), correct.copy_(state["correct"])
         probe_values = {k: dict(v) for k, v in state["probes"].items()}
         start = int(state["next_step"])
-    diverged_at = None
-    check_every = 100
+    diverged_at, checked = None, start
+    check_every = 100  # steps between divergence checks when no probe is due (a check syncs the device)
     bar = tqdm(total=n, initial=start, desc=description, disable=not progress, mininterval=1.0, file=None)
     for t in range(start, n):
         logits = model(x)
@@ -83,16 +83,14 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
         ce[t] = per_sample.detach().mean()
         correct[t] = (logits.detach().argmax(1) == y).sum()
         due = [probe for probe in probes if probe.due(t, steps)]
-        if due and not torch.isfinite(loss):
-            diverged_at = t
-            break
+        if due or t % check_every == 0 or t == steps:
+            window = objective[checked: t + 1]
+            if not torch.isfinite(window).all():
+                diverged_at = checked + int((~torch.isfinite(window)).nonzero()[0])
+                break
+            checked = t + 1
         for probe in due:
             probe_values[probe.name][t] = float(probe.fn(model, t))
-        if t % check_every == 0 or t == steps:
-            window = objective[max(t - check_every, 0): t + 1]
-            if not torch.isfinite(window).all():
-                diverged_at = max(t - check_every, 0) + int((~torch.isfinite(window)).nonzero()[0])
-                break
         if t < steps:
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():

@@ -8,6 +8,7 @@ stored. Bump `version` whenever a code change alters what `run` produces.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -43,6 +44,33 @@ class Experiment:
     def preset(self, name: str):
         require_choice("preset", name, tuple(self.presets))
         return self.presets[name]
+
+
+def config_from_dict(config_type, values: dict):
+    """Rebuild a (possibly nested) config dataclass from its stored dict (lists back to tuples)."""
+    kwargs = {}
+    for f in dataclasses.fields(config_type):
+        if f.name not in values:
+            continue
+        value, default = values[f.name], _default(f)
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = config_from_dict(type(default), value)
+        elif isinstance(value, list):
+            value = _tuples(value)
+        kwargs[f.name] = value
+    return config_type(**kwargs)
+
+
+def _default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 REGISTRY: dict[str, Experiment] = {}

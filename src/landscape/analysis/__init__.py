@@ -1,0 +1,1 @@
+"""Analyses of stored results, shared by the claims and the chapters' figures."""

@@ -1,0 +1,118 @@
+import io
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from landscape.curvature import exact_hessian, lanczos, top_eigenvalues, tridiagonal
+from landscape.losses import GammaSchedule, weighted_cross_entropy
+from landscape.models import MLP
+from landscape.ntk import empirical_ntk, jacobian, mlp_ntk, ntk_from_jacobian, ntk_max_eigenvalue
+from landscape.validation import ConfigError
+
+
+def dynamical_criterion(step):
+    gamma = torch.as_tensor(GammaSchedule(3, 70.0, 5000).gamma(step))
+    return lambda z, y: weighted_cross_entropy(z, y, gamma)
+
+
+def test_exact_hessian_matches_double_autograd(spiral_net, spiral_data):
+    small = MLP(2, 4, 3, seed=1)
+    crit = dynamical_criterion(1000)
+    H = exact_hessian(small, crit, spiral_data.x, spiral_data.y)
+    params = list(small.parameters())
+    loss = crit(small(spiral_data.x), spiral_data.y)
+    g = torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params, create_graph=True)])
+    rows = [torch.cat([t.reshape(-1) for t in torch.autograd.grad(g[i], params, retain_graph=True)])
+            for i in range(g.numel())]
+    torch.testing.assert_close(H, torch.stack(rows), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(H, H.T)
+
+
+@pytest.mark.parametrize("step", [0, 2500])
+@pytest.mark.parametrize("method", ["lanczos", "pyhessian"])
+def test_top_eigenvalue_estimators_match_the_exact_hessian(spiral_net, spiral_data, method, step):
+    """On the 603-parameter Fig. 4 net, for the dynamical loss F at t (Γ = 1 at t = 0, peak emphasis at t = 2500)."""
+    crit = dynamical_criterion(step)
+    exact = torch.linalg.eigvalsh(exact_hessian(spiral_net, crit, spiral_data.x, spiral_data.y))[-1].item()
+    estimate = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, method=method)[0].item()
+    assert abs(estimate - exact) / abs(exact) <= 1e-4
+
+
+def test_lanczos_recovers_the_spectrum_of_a_known_matrix():
+    torch.manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(40, 40, dtype=torch.float64))
+    eig = torch.linspace(-1, 5, 40, dtype=torch.float64)
+    A = Q @ torch.diag(eig) @ Q.T
+    alpha, beta, basis = lanczos(lambda v: A @ v, 40, 40)
+    torch.testing.assert_close(torch.linalg.eigvalsh(tridiagonal(alpha, beta)), eig, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(basis @ basis.T, torch.eye(len(alpha), dtype=torch.float64), atol=1e-10, rtol=0)
+
+
+def test_pyhessian_wrapper_has_no_side_effects(spiral_net, spiral_data):
+    spiral_net.train()
+    before = [p.detach().clone() for p in spiral_net.parameters()]
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="pyhessian")
+    assert spiral_net.training, "pyhessian left the model in eval mode"
+    assert all(p.grad is None for p in spiral_net.parameters()), "pyhessian left gradients behind"
+    assert all(torch.equal(a, b) for a, b in zip(before, spiral_net.parameters()))
+    assert torch.equal(torch.rand(1), expected_next), "pyhessian consumed the global RNG"
+    assert torch.get_default_dtype() == torch.float32
+    assert err.getvalue() == ""
+
+
+def test_pyhessian_wrapper_is_silent_about_warnings(spiral_net, spiral_data, recwarn):
+    top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="pyhessian")
+    assert len(recwarn) == 0
+
+
+def test_top_k_are_ordered(spiral_net, spiral_data):
+    crit = dynamical_criterion(0)
+    exact = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, k=3, method="exact")
+    lz = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, k=3, lanczos_steps=60)
+    assert exact[0] >= exact[1] >= exact[2]
+    torch.testing.assert_close(lz, exact, rtol=1e-4, atol=1e-8)
+
+
+def test_bad_method_is_named(spiral_net, spiral_data):
+    with pytest.raises(ConfigError, match="method"):
+        top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="power")
+
+
+def explicit_jacobian(model, x):
+    """∂z/∂θ row by row with plain autograd: (n, C, P)."""
+    params = list(model.parameters())
+    z = model(x)
+    rows = []
+    for a in range(x.shape[0]):
+        per_logit = []
+        for k in range(z.shape[1]):
+            g = torch.autograd.grad(z[a, k], params, retain_graph=True)
+            per_logit.append(torch.cat([t.reshape(-1) for t in g]))
+        rows.append(torch.stack(per_logit))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("depth,init", [(1, "ntk2021"), (2, "glorot"), (1, "nobias")])
+def test_ntk_closed_form_and_torch_func_match_an_explicit_jacobian_product(spiral_data, depth, init):
+    model = MLP(2, 17, 3, depth=depth, init=init, seed=3)
+    x = spiral_data.x[:20]
+    J = explicit_jacobian(model, x)
+    reference = torch.einsum("akp,bkp->ab", J, J) / 3
+    torch.testing.assert_close(ntk_from_jacobian(jacobian(model, x)), reference, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(mlp_ntk(model, x), reference, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(empirical_ntk(model, x), reference, rtol=1e-10, atol=1e-10)
+    assert ntk_max_eigenvalue(model, x).item() == pytest.approx(torch.linalg.eigvalsh(reference)[-1].item(), rel=1e-10)
+
+
+def test_ntk_of_a_non_mlp_uses_torch_func(spiral_data):
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    x = spiral_data.x[:10]
+    J = explicit_jacobian(model, x)
+    torch.testing.assert_close(empirical_ntk(model, x), torch.einsum("akp,bkp->ab", J, J) / 3)

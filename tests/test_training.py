@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+
+from landscape.data import spiral
+from landscape.losses import GammaSchedule
+from landscape.models import MLP
+from landscape.store import Checkpoint
+from landscape.training import Probe, train_full_batch
+from landscape.validation import ConfigError
+
+
+def test_plain_gd_step_matches_manual_update(spiral_data):
+    model, reference = MLP(2, 8, 3, seed=0), MLP(2, 8, 3, seed=0)
+    log = train_full_batch(model, spiral_data, None, lr=0.5, steps=1)
+    loss = torch.nn.functional.cross_entropy(reference(spiral_data.x), spiral_data.y)
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    for p, q, g in zip(model.parameters(), reference.parameters(), grads):
+        torch.testing.assert_close(p, q - 0.5 * g)
+    assert log.objective[0] == pytest.approx(loss.item()) and len(log.objective) == 2
+
+
+def test_probes_run_on_their_schedule(spiral_data):
+    calls = []
+    probe = Probe("step", 4, lambda m, t: calls.append(t) or t)
+    log = train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=0.1, steps=10, probes=[probe])
+    assert calls == [0, 4, 8, 10]
+    assert log.probes["step"][0].tolist() == [0, 4, 8, 10]
+
+
+def test_a_diverging_run_is_recorded_not_raised(spiral_data):
+    log = train_full_batch(MLP(2, 100, 3, seed=0), spiral_data, None, lr=1e300, steps=300,
+                           probes=[Probe("noop", 50, lambda m, t: 0.0)])
+    assert log.diverged_at is not None and 0 < log.diverged_at <= 300
+    assert len(log.objective) == log.diverged_at and np.isfinite(log.objective).all()
+    assert np.all(log.probes["noop"][0] < log.diverged_at)
+
+
+def test_bad_training_inputs(spiral_data):
+    with pytest.raises(ConfigError, match="lr"):
+        train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=float("inf"), steps=3)
+    with pytest.raises(ConfigError, match="steps"):
+        train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=0.1, steps=-1)
+    with pytest.raises(ValueError, match="gamma must have shape"):
+        train_full_batch(MLP(2, 8, 3), spiral_data, np.ones((3, 3)), lr=0.1, steps=5)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, spiral_data):
+    gamma = GammaSchedule(3, 70.0, 50).gammas(np.arange(401))
+    reference = train_full_batch(MLP(2, 20, 3, seed=1), spiral_data, gamma, 1.0, 400,
+                                 [Probe("ntk", 7, lambda m, t: float(m[0].weight.detach().sum()))])
+
+    def boom(m, t):
+        if t >= 250:
+            raise Interrupt
+        return float(m[0].weight.detach().sum())
+
+    checkpoint = Checkpoint(tmp_path / "partial.pt", every_s=0.0)
+    with pytest.raises(Interrupt):
+        train_full_batch(MLP(2, 20, 3, seed=1), spiral_data, gamma, 1.0, 400, [Probe("ntk", 7, boom)],
+                         checkpoint=checkpoint)
+    state = checkpoint.load()
+    assert state is not None and 100 < state["next_step"] <= 250
+    resumed = train_full_batch(MLP(2, 20, 3, seed=99), spiral_data, gamma, 1.0, 400,
+                               [Probe("ntk", 7, lambda m, t: float(m[0].weight.detach().sum()))], checkpoint=checkpoint)
+    np.testing.assert_array_equal(resumed.objective, reference.objective)
+    np.testing.assert_array_equal(resumed.probes["ntk"][1], reference.probes["ntk"][1])
