@@ -15,6 +15,9 @@ from .validation import ConfigError
 
 def cmd_list(args) -> int:
     store = Store()
+    if args.names:
+        print("\n".join(exp.name for exp in all_experiments()))
+        return 0
     for exp in all_experiments():
         status = []
         for preset, config in exp.presets.items():
@@ -65,7 +68,8 @@ def cmd_verify(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m landscape", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="experiments and whether their results are stored")
+    listing = sub.add_parser("list", help="experiments and whether their results are stored")
+    listing.add_argument("--names", action="store_true", help="only the names, one a line")
     run = sub.add_parser("run", help="compute (or load) and store an experiment's result")
     run.add_argument("name")
     run.add_argument("--preset", default="full", help="smoke (seconds, CI) or full (the book's); default full")

@@ -1,0 +1,42 @@
+# Two commands: `make book` builds the HTML book, `make test` runs every check. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST := LANDSCAPE_COMPUTE=never $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: install book test test-fast notebooks bench results clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: install
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "Book: _build/html/index.html"
+
+# Unit tests, smoke runs of every experiment, the drift check of stored results, then nbval over every notebook.
+test: install
+	$(PYTEST) -m "" -n 2 tests
+	$(PYTEST) --nbval --nbval-current-env -n 2 --dist loadfile book
+
+test-fast: install
+	$(PYTEST) tests
+
+# Re-execute every notebook top to bottom on a fresh kernel, from stored results (before committing notebooks).
+notebooks: install
+	$(PY) tools/execute_notebooks.py
+
+bench: install
+	$(PY) benchmarks/spiral_speed.py
+
+# Compute every missing full result (resumable: rerun after an interruption).
+results: install
+	for name in $$($(PY) -m landscape list --names); do $(PY) -m landscape run $$name --preset full || exit 1; done
+
+clean:
+	rm -rf _build

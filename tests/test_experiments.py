@@ -1,0 +1,93 @@
+"""Every experiment from scratch at its smoke preset, and every stored result against the code (drift check)."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from landscape.experiments import all_experiments, config_from_dict, get_experiment
+from landscape.store import Store, config_key, load_result, load_or_run, resolve_device
+
+EXPERIMENTS = [e.name for e in all_experiments()]
+STORE = Store()
+STORED = [(p.parent.name, p) for name in EXPERIMENTS for p in STORE.stored(name)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store):
+    exp = get_experiment(name)
+    result = load_or_run(name, "smoke", store=tmp_store, device="cpu", progress=False)
+    assert result.provenance["preset"] == "smoke"
+    for array in result.arrays.values():
+        if array.dtype.kind == "f":
+            assert np.isfinite(array).all(), f"{name}: non-finite values in a stored array"
+    for c in exp.replay(exp.preset("smoke"), result, device=resolve_device("cpu")):
+        assert c.stored.shape == c.recomputed.shape, c.name
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,path", STORED, ids=[f"{n}/{p.name}" for n, p in STORED])
+def test_stored_result_is_what_the_code_produces(name, path):
+    """Recompute the first steps of the stored run; a forgotten version bump or a silent code change fails here."""
+    exp = get_experiment(name)
+    result = load_result(path)
+    config = config_from_dict(exp.config_type, result.config)
+    assert result.key == config_key(exp.name, exp.version, config) == path.stem.split("-")[-1]
+    for c in exp.replay(config, result, device=resolve_device("cpu")):
+        assert c.stored.shape == c.recomputed.shape, c.name
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+
+
+def test_every_stored_result_belongs_to_a_current_preset():
+    current = {STORE.path(e.name, config_key(e.name, e.version, cfg), preset)
+               for e in all_experiments() for preset, cfg in e.presets.items()}
+    stale = [str(p) for _, p in STORED if p not in current]
+    assert not stale, f"stored results of an old version or config (delete or regenerate them): {stale}"
+
+
+def test_full_results_are_stored_with_provenance_and_stay_small():
+    missing = [e.name for e in all_experiments() if not STORE.path(
+        e.name, config_key(e.name, e.version, e.preset("full")), "full").exists()]
+    assert not missing, f"no stored full result for {missing}: run `python -m landscape run NAME`"
+    total = sum(p.stat().st_size for _, p in STORED)
+    assert total < 30e6, f"results/ holds {total / 1e6:.1f} MB"
+    for _, path in STORED:
+        prov = load_result(path).provenance
+        for field in ("experiment_version", "git_commit", "torch_version", "device", "wall_time_s", "created_utc"):
+            assert field in prov, f"{path.name} lacks provenance field {field}"
+
+
+REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spiral.cascade",
+                   "dl.spiral.sharpness_crosses_2_over_eta", "dl.spiral.mid_period_sharpness_decreases",
+                   "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity"]
+
+
+def test_claims_json_from_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "landscape", "claims", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    claims = {c["id"]: c for c in json.loads(out)}
+    for cid in REQUIRED_CLAIMS:
+        assert cid in claims, cid
+        c = claims[cid]
+        assert {"id", "status", "paper", "ours", "criterion", "source"} <= set(c)
+        assert c["status"] in ("reproduced", "partly", "not reproduced", "not testable")
+        assert c["status"] != "not testable", f"{cid}: {c['ours']}"  # computed from the stored full run
+
+
+def test_cli_errors_name_the_field():
+    out = subprocess.run([sys.executable, "-m", "landscape", "run", "spiral_ce", "--preset", "huge"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "preset" in out.stderr and "'smoke'" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "landscape", "run", "no_such"], capture_output=True, text=True)
+    assert out.returncode == 2 and "experiment" in out.stderr
+
+
+def test_cli_list_names_every_experiment():
+    out = subprocess.run([sys.executable, "-m", "landscape", "list"], capture_output=True, text=True, check=True)
+    for name in EXPERIMENTS:
+        assert name in out.stdout
