@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 import seaborn as sns
 
@@ -18,6 +19,12 @@ def set_theme() -> None:
                   rc={"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold", "legend.frameon": False})
 
 
+def steps_axis(ax, label: str = "step t") -> None:
+    """Steps in thousands (10k, 20k …) so long runs keep readable ticks."""
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+    ax.set_xlabel(label)
+
+
 def plot_gammas(schedule: GammaSchedule, steps: int, ax=None, every: int = 10):
     """Γ_i(t) for each class."""
     ax = ax or plt.gca()
@@ -25,7 +32,8 @@ def plot_gammas(schedule: GammaSchedule, steps: int, ax=None, every: int = 10):
     g = schedule.gammas(t)
     for i in range(schedule.num_classes):
         ax.plot(t, g[:, i], color=CLASS_COLORS[i], lw=1.2, label=f"class {i}")
-    ax.set(xlabel="step t", ylabel=r"$\Gamma_i(t)$")
+    ax.set(ylabel=r"$\Gamma_i(t)$", ylim=(0, 3.9 * schedule.num_classes / 3))
+    steps_axis(ax)
     return ax
 
 
@@ -76,10 +84,13 @@ def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
         keep = (ks >= lo) & (ks <= hi)
         ax.plot(ks[keep], kv[keep], color="C4", lw=1)
         ax.set(yscale="log", ylabel=r"NTK $\lambda_{\max}$", xlabel="step t")
+        for a in axes[:-1, col]:
+            a.set_xlabel("")
+        steps_axis(axes[-1, col])
         if window is not None:
             for a in axes[:, col]:
                 _zoomed(a, window)
-    axes[0, 0].legend(loc="upper right", ncol=3)
+    axes[0, 0].legend(loc="upper center", ncol=3)
     axes[1, 0].legend(loc="lower left")
     axes[3, 0].legend(loc="lower right")
     axes[4, 0].legend(loc="upper right")
@@ -101,7 +112,8 @@ def plot_init_table(table):
             for j, r in enumerate(rows):
                 label = ("plain CE (A = 1)" if amplitude == 1 else f"dynamical (A = {amplitude:g})") if j == 0 else None
                 ax.plot(steps, table["accuracy_curves"][r], color=color, lw=1, alpha=0.85, label=label)
-        ax.set(title=init, xlabel="step t", ylim=(0, 1.02))
+        ax.set(title=init, ylim=(0, 1.02))
+        steps_axis(ax)
     np.atleast_1d(axes)[0].set_ylabel("train accuracy")
     np.atleast_1d(axes)[0].legend(loc="lower right")
     fig.tight_layout()
