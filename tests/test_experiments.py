@@ -64,7 +64,9 @@ def test_full_results_are_stored_with_provenance_and_stay_small():
 
 REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spiral.cascade",
                    "dl.spiral.sharpness_crosses_2_over_eta", "dl.spiral.mid_period_sharpness_decreases",
-                   "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity"]
+                   "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity",
+                   "dl.followup.size_deepens_minima", "dl.followup.lr_flattens_minima",
+                   "dl.followup.large_lr_edge_of_stability"]
 
 
 def test_claims_json_from_the_command_line():
