@@ -54,3 +54,56 @@ def test_run_groups_resumes_after_the_finished_groups(tmp_path):
 def test_stack_groups_pads_ragged_arrays_with_nan():
     out = stack_groups([{"a": np.ones((2, 3))}, {"a": np.ones((2, 1))}])
     assert out["a"].shape == (2, 2, 3) and np.isnan(out["a"][1, :, 1:]).all()
+
+
+from landscape.experiments.sweeps import SweepConfig, setting_label  # noqa: E402
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    (dict(settings=()), "settings"), (dict(settings=(("dce", 1.0, 10),)), "settings"),
+    (dict(settings=(("hinge", 1.0, 10, 1.0),)), "loss"), (dict(settings=(("dce", 0.5, 10, 1.0),)), "amplitude"),
+    (dict(settings=(("dce", 2.0, 0, 1.0),)), "period"), (dict(settings=(("dce", 2.0, 10, 0.0),)), "lr"),
+    (dict(widths=(4, -1)), "widths"), (dict(seeds=0), "seeds"), (dict(steps=100, record_every=7), "record_every"),
+])
+def test_sweep_config_names_the_bad_field(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        SweepConfig(**kwargs)
+
+
+def test_setting_labels():
+    assert setting_label(("dce", 1.0, 500, 1.0)) == "CE η=1"
+    assert setting_label(("dce", 70.0, 500, 1.0)) == "DCE A=70 T=500 η=1"
+    assert setting_label(("dmse1", 1.0, 500, 0.5)) == "MSE η=0.5"
+    assert setting_label(("dmse2", 5.0, 100, 0.5)) == "DMSE2 A=5 T=100 η=0.5"
+
+
+def test_sweep_members_share_seeds_across_settings_and_match_single_runs():
+    """Every setting of a width starts from the same weights for the same seed (paired comparisons)."""
+    from landscape.experiments.sweeps import run_sweep
+    from landscape.ensemble import EnsembleMLP, train_ensemble
+
+    config = SweepConfig(widths=(6,), settings=(("dce", 1.0, 10, 1.0), ("dce", 5.0, 10, 0.5)), seeds=2, steps=40,
+                         record_every=20, dtype="float64", data=SpiralSplitConfig(points_per_class=30))
+    arrays, _ = run_sweep(config, device="cpu", progress=False)
+    train, val = config.data.make(torch.float64, "cpu")
+    log = train_ensemble(EnsembleMLP.init(2, 6, 3, [1]), train, schedules=config.schedule(config.settings[1]),
+                         lr=0.5, steps=40, record_every=20, eval_sets={"validation": val})
+    member = [i for i, (k, s) in enumerate(config.members()) if k == 1 and s == 1][0]
+    np.testing.assert_allclose(arrays["train_loss"][0, :, member], log.static_loss[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(arrays["validation_accuracy"][0, :, member], log.evals["validation"]["accuracy"][:, 0])
+    # step 0: same seed, same weights → same loss for both settings
+    seeds = arrays["member_seed"]
+    for s in (0, 1):
+        a, b = np.nonzero(seeds == s)[0]
+        assert arrays["train_loss"][0, 0, a] == arrays["train_loss"][0, 0, b]
+
+
+def test_t_interval_and_paired_differences():
+    import pandas as pd
+    from landscape.analysis.sweeps import paired_difference, t_interval
+
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and lo == pytest.approx(2.0 - 4.302653 / np.sqrt(3), rel=1e-5) and hi > 2
+    frame = pd.DataFrame({"width": [8] * 4, "setting": [0, 0, 1, 1], "seed": [0, 1, 1, 0],
+                          "validation_accuracy": [0.5, 0.6, 0.9, 0.7]})
+    assert paired_difference(frame, 8, 1, 0).tolist() == pytest.approx([0.3, 0.2])

@@ -1,0 +1,158 @@
+"""Sweeps of spiral networks over width × training setting × seed, every width one batched ensemble.
+
+A setting is (loss, amplitude A, period T, learning rate η): loss "dce" with A = 1 is plain cross-entropy, "dmse1"
+or "dmse2" with A = 1 is MSE. Experiments built on this runner:
+- `capacity`   — ICML claims 1–2: train and validation accuracy vs width, plain CE vs the dynamical loss;
+- `amp_period` — the amplitude × period map at one under- and one overparameterized width;
+- `followup_mse` — the follow-up's losses (DCE, DMSE1, DMSE2) against CE and MSE across sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..ensemble import EnsembleMLP, train_ensemble
+from ..losses import LOSSES, GammaSchedule
+from ..models import INITS, torch_dtype
+from ..store import cpu_threads
+from ..validation import require, require_choice, require_finite, require_int
+from . import Experiment, register
+from .common import SpiralSplitConfig, compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups
+
+CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+
+
+def setting_label(setting) -> str:
+    loss, A, T, lr = setting
+    static = {"dce": "CE", "dmse1": "MSE", "dmse2": "MSE"}[loss]
+    name = static if A == 1 else {"dce": "DCE", "dmse1": "DMSE1", "dmse2": "DMSE2"}[loss]
+    return name + ("" if A == 1 else f" A={A:g} T={T}") + f" η={lr:g}"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """widths × settings × seeds on the spiral split; settings are (loss, A, T, η) tuples."""
+
+    widths: tuple = (4, 8, 16, 32, 64, 128, 256, 512)
+    settings: tuple = (("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0),
+                       ("dce", 70.0, 2000, 1.0))
+    seeds: int = 10
+    steps: int = 16_000
+    final_plain_ce: bool = True
+    record_every: int = 400
+    init: str = "ntk2021"
+    dtype: str = "float32"
+    data: SpiralSplitConfig = field(default_factory=SpiralSplitConfig)
+
+    def __post_init__(self):
+        require(len(self.widths) > 0, "widths", "a non-empty tuple of integers", self.widths)
+        for w in self.widths:
+            require_int("widths", w, at_least=1)
+        require(len(self.settings) > 0, "settings", "a non-empty tuple of (loss, A, T, η)", self.settings)
+        for s in self.settings:
+            require(isinstance(s, tuple) and len(s) == 4, "settings", "tuples (loss, A, T, η)", s)
+            require_choice("settings loss", s[0], LOSSES)
+            require_finite("settings amplitude", s[1], at_least=1.0)
+            require_int("settings period", s[2], at_least=1)
+            require_finite("settings lr", s[3], positive=True)
+        require_int("seeds", self.seeds, at_least=1)
+        require_int("steps", self.steps, at_least=1)
+        require_int("record_every", self.record_every, at_least=1)
+        require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
+        require_choice("init", self.init, INITS)
+        torch_dtype(self.dtype)
+
+    def members(self):
+        """(setting index, seed) of each member of one width's ensemble (setting-major)."""
+        return [(k, s) for k in range(len(self.settings)) for s in range(self.seeds)]
+
+    def schedule(self, setting) -> GammaSchedule | None:
+        _, A, T, _ = setting
+        return None if A == 1 else GammaSchedule(3, float(A), int(T), self.steps, self.final_plain_ce)
+
+
+def _width_group(config: SweepConfig, width: int, steps: int, device, loss_groups):
+    def run(checkpoint, progress):
+        train, val = config.data.make(torch_dtype(config.dtype), device)
+        members = config.members()
+        parts = []
+        # one ensemble per loss kind present (the loss is shared by an ensemble's members)
+        for j, kind in enumerate(loss_groups):
+            idx = [i for i, (k, _) in enumerate(members) if config.settings[k][0] == kind]
+            model = EnsembleMLP.init(2, width, 3, [members[i][1] for i in idx], init=config.init,
+                                     dtype=config.dtype, device=device)
+            schedules = [config.schedule(config.settings[members[i][0]]) for i in idx]
+            log = train_ensemble(model, train, loss=kind, schedules=schedules,
+                                 lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
+                                 record_every=config.record_every, eval_sets={"validation": val},
+                                 checkpoint=checkpoint.sub(kind) if checkpoint is not None else None,
+                                 progress=progress, description=f"width {width} {kind}")
+            parts.append((idx, log_arrays(log)))
+        out = {}
+        for name in CURVES + ("diverged_at",):
+            first = parts[0][1][name]
+            full = np.full(first.shape[:-1] + (len(members),), np.nan if first.dtype.kind == "f" else -1,
+                           dtype=first.dtype)
+            for idx, arrays in parts:
+                full[..., idx] = arrays[name]
+            out[name] = full
+        out["steps"] = parts[0][1]["steps"]
+        return out
+    return run
+
+
+def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
+    steps = config.steps if until is None else min(until, config.steps)
+    kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
+    with cpu_threads(1, device):
+        outputs = run_groups([_width_group(config, w, steps, device, kinds) for w in config.widths],
+                             progress=progress, checkpoint=checkpoint, description="widths")
+    arrays = stack_groups(outputs, CURVES + ("diverged_at",))
+    arrays["steps"] = outputs[0]["steps"]
+    members = config.members()
+    arrays["widths"] = np.array(config.widths)
+    arrays["member_setting"] = np.array([k for k, _ in members])
+    arrays["member_seed"] = np.array([s for _, s in members])
+    arrays["setting_loss"] = np.array([s[0] for s in config.settings])
+    arrays["setting_amplitude"] = np.array([float(s[1]) for s in config.settings])
+    arrays["setting_period"] = np.array([int(s[2]) for s in config.settings])
+    arrays["setting_lr"] = np.array([float(s[3]) for s in config.settings])
+    summary = {}
+    for i, w in enumerate(config.widths):
+        for k, s in enumerate(config.settings):
+            m = arrays["member_setting"] == k
+            key = f"w{w} {setting_label(s)}"
+            summary[f"{key} train_accuracy"] = float(np.nanmean(arrays["train_accuracy"][i, -1, m]))
+            summary[f"{key} validation_accuracy"] = float(np.nanmean(arrays["validation_accuracy"][i, -1, m]))
+            summary[f"{key} diverged"] = int((arrays["diverged_at"][i, m] >= 0).sum())
+    return arrays, summary
+
+
+def replay_sweep(config: SweepConfig, result, *, device):
+    n = 2 * config.record_every if config.steps >= 2 * config.record_every else config.steps
+    small = replace(config, widths=config.widths[:1] + config.widths[-1:]) if len(config.widths) > 2 else config
+    arrays, _ = run_sweep(small, device=device, progress=False, until=n)
+    keep = [0, len(config.widths) - 1] if len(config.widths) > 2 else list(range(len(config.widths)))
+    stored = {k: result[k][keep] for k in CURVES}
+    rtol, atol = replay_tolerance(config.dtype)
+    return compare_prefix(stored, arrays, CURVES, rtol, atol)
+
+
+def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
+                   description: str) -> None:
+    register(Experiment(name=name, version=version, title=title, chapter=chapter, config_type=SweepConfig,
+                        presets={"full": full, "smoke": smoke}, run=run_sweep, replay=replay_sweep,
+                        description=description))
+
+
+SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
+
+register_sweep(
+    "capacity", 1, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
+    full=SweepConfig(),
+    smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), seeds=2, steps=200,
+                      record_every=20, data=SMOKE_DATA),
+    description="Spiral split, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) "
+                "settings of the dynamical loss (last period plain CE), 10 seeds, full-batch GD η = 1, 16k steps.")
