@@ -107,3 +107,12 @@ def test_t_interval_and_paired_differences():
     frame = pd.DataFrame({"width": [8] * 4, "setting": [0, 0, 1, 1], "seed": [0, 1, 1, 0],
                           "validation_accuracy": [0.5, 0.6, 0.9, 0.7]})
     assert paired_difference(frame, 8, 1, 0).tolist() == pytest.approx([0.3, 0.2])
+
+
+def test_amp_period_grid_puts_plain_ce_once():
+    from landscape.experiments.sweeps import amp_period_settings
+
+    settings = amp_period_settings((1.0, 3.0, 10.0), (100, 400))
+    assert settings[0] == ("dce", 1.0, 100, 1.0)
+    assert settings[1:] == (("dce", 3.0, 100, 1.0), ("dce", 3.0, 400, 1.0), ("dce", 10.0, 100, 1.0),
+                            ("dce", 10.0, 400, 1.0))

@@ -72,3 +72,13 @@ def summary_frame(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         rows.append({"width": w, "setting": k, "label": label, "mean": mean, "lower": lo, "upper": hi,
                      "seeds": int(g[column].notna().sum())})
     return pd.DataFrame(rows)
+
+
+def amp_period_grid(frame: pd.DataFrame, width: int, column: str) -> pd.DataFrame:
+    """Seed-mean of `column` as an (A × T) table at one width; the A = 1 row (plain loss) is the same for every T."""
+    at = frame[frame.width == width]
+    periods = sorted(at[at.amplitude > 1].period.unique())
+    table = at[at.amplitude > 1].groupby(["amplitude", "period"])[column].mean().unstack("period")
+    plain = at[at.amplitude == 1][column].mean()
+    table.loc[1.0] = plain
+    return table.sort_index().reindex(columns=periods)

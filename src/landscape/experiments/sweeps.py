@@ -156,3 +156,19 @@ register_sweep(
                       record_every=20, data=SMOKE_DATA),
     description="Spiral split, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) "
                 "settings of the dynamical loss (last period plain CE), 10 seeds, full-batch GD η = 1, 16k steps.")
+
+
+def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
+    """Plain CE once (A = 1: the period does not matter), then every (A > 1, T) of the grid."""
+    return ((loss, 1.0, int(periods[0]), float(lr)),) + tuple(
+        (loss, float(A), int(T), float(lr)) for A in amplitudes if A > 1 for T in periods)
+
+
+register_sweep(
+    "amp_period", 1, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
+    full=SweepConfig(widths=(64, 256), settings=amp_period_settings((3.0, 10.0, 30.0, 70.0), (100, 400, 1600, 4000)),
+                     seeds=4),
+    smoke=SweepConfig(widths=(4, 32), settings=amp_period_settings((10.0,), (10, 40)), seeds=2, steps=200,
+                      record_every=20, data=SMOKE_DATA),
+    description="Spiral split, widths 64 (CE fails) and 256 (CE fits), A ∈ {1, 3, 10, 30, 70} × T ∈ {100, 400, "
+                "1600, 4000}, 4 seeds, full-batch GD η = 1 for 16k steps, last period plain CE.")
