@@ -116,3 +116,25 @@ def test_amp_period_grid_puts_plain_ce_once():
     assert settings[0] == ("dce", 1.0, 100, 1.0)
     assert settings[1:] == (("dce", 3.0, 100, 1.0), ("dce", 3.0, 400, 1.0), ("dce", 10.0, 100, 1.0),
                             ("dce", 10.0, 400, 1.0))
+
+
+def test_crossfit_difference_picks_on_the_other_half():
+    import pandas as pd
+    from landscape.analysis.sweeps import crossfit_difference
+
+    # setting 1 is better on seeds 0-1, setting 2 on seeds 2-3; reference 0 is flat
+    rows = []
+    for seed in range(4):
+        rows += [{"width": 8, "setting": 0, "seed": seed, "validation_accuracy": 0.5},
+                 {"width": 8, "setting": 1, "seed": seed, "validation_accuracy": 0.9 if seed < 2 else 0.4},
+                 {"width": 8, "setting": 2, "seed": seed, "validation_accuracy": 0.4 if seed < 2 else 0.9}]
+    frame = pd.DataFrame(rows)
+    # picked on seeds 0-1 → setting 1, tested on seeds 2-3 (−0.1 each); and the other way round
+    assert crossfit_difference(frame, 8, [1, 2], [0]).tolist() == pytest.approx([-0.1, -0.1, -0.1, -0.1])
+
+
+def test_mse_family_settings():
+    from landscape.experiments.sweeps import mse_family_settings
+
+    s = mse_family_settings(10.0, 500, (0.1,))
+    assert s == (("dmse1", 1.0, 500, 0.1), ("dmse1", 10.0, 500, 0.1), ("dmse2", 10.0, 500, 0.1))

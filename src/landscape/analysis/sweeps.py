@@ -82,3 +82,17 @@ def amp_period_grid(frame: pd.DataFrame, width: int, column: str) -> pd.DataFram
     plain = at[at.amplitude == 1][column].mean()
     table.loc[1.0] = plain
     return table.sort_index().reindex(columns=periods)
+
+
+def crossfit_difference(frame: pd.DataFrame, width: int, candidates_a, candidates_b,
+                        column: str = "validation_accuracy") -> np.ndarray:
+    """Per seed: (best of candidates_a) − (best of candidates_b), where each 'best' (e.g. the learning rate) is picked
+    on the *other* half of the seeds — a paired comparison free of selection bias (cross-fitting)."""
+    seeds = sorted(frame[frame.width == width].seed.unique())
+    halves = (seeds[: len(seeds) // 2], seeds[len(seeds) // 2:])
+    out = []
+    for pick, test in ((halves[0], halves[1]), (halves[1], halves[0])):
+        a = best_setting(frame, width, candidates_a, column, seeds=pick)
+        b = best_setting(frame, width, candidates_b, column, seeds=pick)
+        out.extend(paired_difference(frame, width, a, b, column, seeds=test))
+    return np.array(out)

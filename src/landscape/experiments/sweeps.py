@@ -172,3 +172,20 @@ register_sweep(
                       record_every=20, data=SMOKE_DATA),
     description="Spiral split, widths 64 (CE fails) and 256 (CE fits), A ∈ {1, 3, 10, 30, 70} × T ∈ {100, 400, "
                 "1600, 4000}, 4 seeds, full-batch GD η = 1 for 16k steps, last period plain CE.")
+
+
+def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.2)) -> tuple:
+    """MSE, DMSE1 and DMSE2 (the book's reading of the follow-up's losses), each at every learning rate."""
+    return tuple(s for lr in lrs for s in (("dmse1", 1.0, int(period), float(lr)),
+                                           ("dmse1", float(amplitude), int(period), float(lr)),
+                                           ("dmse2", float(amplitude), int(period), float(lr))))
+
+
+register_sweep(
+    "followup_mse", 1, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
+    full=SweepConfig(widths=(16, 64, 256), settings=mse_family_settings()),
+    smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), seeds=2, steps=200,
+                      record_every=20, data=SMOKE_DATA),
+    description="Spiral split, widths 16/64/256, MSE and the two dynamical MSE losses (A = 10, T = 500, last period "
+                "plain), η ∈ {0.1, 0.2}, 10 seeds, full-batch GD for 16k steps; same data, seeds and steps as "
+                "`capacity`, whose CE and DCE runs the chapter compares with.")
