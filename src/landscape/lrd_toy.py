@@ -32,6 +32,7 @@ from .validation import ConfigError, require, require_choice, require_finite, re
 NOISES = ("label", "plain", "isotropic")
 DATA_STREAM, INIT_STREAM, NOISE_STREAM = 0, 1, 2  # numpy SeedSequence([seed, stream, …]) streams
 NOISE_CHUNK = 1024  # steps of noise drawn at once per seed; fixed, so any batching or resume draws the same noise
+SAVE_EVERY = 1000  # steps between checkpoint opportunities (a checkpoint is written when it is due)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -100,10 +101,16 @@ def sample_interpolators(X: torch.Tensor, y: torch.Tensor, count: int, scale: fl
                          generator: torch.Generator | None = None) -> torch.Tensor:
     """`count` interpolators α_mn + v per problem, v ∈ ker X Gaussian with E‖v‖² = scale² (d − n)/d, shape (S, count, d).
     v is drawn without knowledge of α*; each such α costs ½‖v‖² more test loss than α_mn on average."""
-    basis = kernel_basis(X)
-    S, d, k = basis.shape
-    z = torch.randn(S, count, k, dtype=X.dtype, device=X.device, generator=generator) * (scale / math.sqrt(d))
-    return min_norm_solution(X, y).unsqueeze(1) + z @ basis.transpose(1, 2)
+    S, n, d = X.shape
+    g = torch.randn(S, count, d, dtype=X.dtype, device=X.device, generator=generator) * (scale / math.sqrt(d))
+    return min_norm_solution(X, y).unsqueeze(1) + project_kernel(X, g)
+
+
+def project_kernel(X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(I − P)v: the part of v (S, …, d) in ker X, with P = Xᵀ(XXᵀ)⁻¹X the projection on the row space."""
+    xv = v @ X.transpose(1, 2)  # (S, …, n)
+    z = torch.linalg.solve(X @ X.transpose(1, 2), xv.transpose(1, 2)).transpose(1, 2)
+    return v - z @ X
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -510,7 +517,7 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
                 diverged_at[bad] = t + 1
                 alive &= ~bad
                 w = torch.where(bad.unsqueeze(-1), torch.ones_like(w), w)
-            if (t + 1) % 1000 == 0:
+            if (t + 1) % SAVE_EVERY == 0:
                 bar.update(t + 1 - bar.n)
                 if checkpoint is not None and until is None and checkpoint.due():
                     checkpoint.save({"w": w.cpu(), "alive": alive.cpu(), "diverged_at": diverged_at.cpu(),
