@@ -186,7 +186,7 @@ def replay_decay(config: DecayConfig, result, *, device):
 
 DECAY_FULL = DecayConfig()
 DECAY_SMOKE = DecayConfig(gammas=(0.0, 1.0), decay_steps=(0, 1_000, 3_000), seeds=(0, 1), small_lr_steps=1_000,
-                          polish_steps=200, log_every=100)
+                          polish_steps=1_000, log_every=100)
 
 register(Experiment(
     name="lrd_toy_decay", version=1, title="Toy model: final test loss against the decay step T₁ (γ × noise × seed)",
