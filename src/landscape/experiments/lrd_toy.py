@@ -248,17 +248,18 @@ class PictureConfig:
                             (self.steps, self.steps))
 
 
-def _picture_log(config: PictureConfig, *, device, until=None):
+def _picture_log(config: PictureConfig, *, device, until=None, progress=False):
     problem = toy.make_problem(config.seeds, 1, 2, device=device)
     w0 = toy.initial_points(config.seeds, 2, config.init_norm, device=device)
     with cpu_threads(1, device):
         log = toy.sgd(problem, w0, config.variants(), toy.Schedule(small_lr_steps=0, polish_steps=0),
-                      log_every=config.log_every, prefix_steps=REPLAY_STEPS, until=until, keep_points=True)
+                      log_every=config.log_every, prefix_steps=REPLAY_STEPS, until=until, keep_points=True,
+                      progress=progress, description="lrd_toy_picture")
     return problem, w0, log
 
 
 def run_picture(config: PictureConfig, *, device, progress=True, checkpoint=None):
-    problem, w0, log = _picture_log(config, device=device)
+    problem, w0, log = _picture_log(config, device=device, progress=progress)
     g = float(config.gamma)
     grids = [toy.loss_grid(problem.select(i), g, config.extent, config.grid_size) for i in range(problem.S)]
     w_mn = problem.w_mn(g).cpu().numpy()
