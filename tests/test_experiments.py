@@ -27,7 +27,7 @@ def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store):
             assert np.isfinite(array).all(), f"{name}: non-finite values in a stored array"
     for c in exp.replay(exp.preset("smoke"), result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
-        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 
 
 @pytest.mark.slow
@@ -40,7 +40,7 @@ def test_stored_result_is_what_the_code_produces(name, path):
     assert result.key == config_key(exp.name, exp.version, config) == path.stem.split("-")[-1]
     for c in exp.replay(config, result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
-        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 
 
 def test_every_stored_result_belongs_to_a_current_preset():
@@ -64,7 +64,9 @@ def test_full_results_are_stored_with_provenance_and_stay_small():
 
 REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spiral.cascade",
                    "dl.spiral.sharpness_crosses_2_over_eta", "dl.spiral.mid_period_sharpness_decreases",
-                   "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity"]
+                   "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity",
+                   "lrd.toy.late_decay_lowers_test_loss", "lrd.toy.reaches_min_norm", "lrd.toy.gamma0_no_effect",
+                   "lrd.toy.noise_model", "lrd.toy.trace_decreases_along_path"]
 
 
 def test_claims_json_from_the_command_line():
