@@ -5,6 +5,8 @@ A `Dataset` holds tensors `x` (P × features…) and integer labels `y` (P,), an
 
 from __future__ import annotations
 
+import functools
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,3 +55,55 @@ def spiral(points_per_class: int = 100, num_classes: int = 3, noise: float = 0.2
            dtype=torch.float64) -> Dataset:
     x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
     return Dataset(torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=torch.long), num_classes, "spiral")
+
+
+@functools.lru_cache(maxsize=4)
+def _mnist1d_arrays(seed: int):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np_state, py_state = np.random.get_state(), random.getstate()  # make_dataset reseeds both global RNGs
+    try:
+        args = get_dataset_args()
+        args.seed = seed
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return data["x"], data["y"], data["x_test"], data["y_test"]
+
+
+def mnist1d(seed: int = 42, dtype=torch.float32) -> tuple[Dataset, Dataset]:
+    """MNIST-1D (Greydanus 2020), generated offline: 4,000 training and 1,000 test signals of length 40, 10 classes.
+
+    Returned as (train, test) with x of shape (N, 1, 40) for 1-D convolutions. seed 42 is the package's default.
+    """
+    x, y, xt, yt = _mnist1d_arrays(seed)
+    to = lambda a, b: Dataset(torch.tensor(a, dtype=dtype).unsqueeze(1), torch.tensor(b, dtype=torch.long), 10,
+                              "mnist1d")
+    return to(x, y), to(xt, yt)
+
+
+def balanced_subset(data: Dataset, per_class: int, seed: int = 0) -> Dataset:
+    """A class-balanced random subset with `per_class` samples of each class (as the late-decay authors' CIFAR-10
+    subset), in a seeded random order."""
+    require_int("per_class", per_class, at_least=1)
+    rng = np.random.RandomState(seed)
+    labels = data.y.cpu().numpy()
+    picks = []
+    for c in range(data.num_classes):
+        idx = np.nonzero(labels == c)[0]
+        if len(idx) < per_class:
+            raise ValueError(f"per_class={per_class} is not allowed: class {c} has only {len(idx)} samples")
+        picks.append(rng.choice(idx, per_class, replace=False))
+    order = rng.permutation(np.concatenate(picks))
+    return data.subset(torch.as_tensor(order))
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each 1-D signal by a random integer in [−max_shift, max_shift] with zero padding — the 1-D analogue of
+    CIFAR's random crop with padding."""
+    n, length = x.shape[0], x.shape[-1]
+    padded = torch.nn.functional.pad(x, (max_shift, max_shift))
+    offsets = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    index = (offsets[:, None] + torch.arange(length)[None, :]).to(x.device)
+    return torch.gather(padded, -1, index.unsqueeze(1).expand(-1, x.shape[1], -1))

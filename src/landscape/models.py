@@ -59,3 +59,41 @@ class MLP(nn.Sequential):
 
 def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class VGG1d(nn.Module):
+    """A small VGG-style 1-D CNN after the late-decay authors' "vgg-small" (3×3 convs + ReLU, max-pools, no
+    BatchNorm; classifier Linear–ReLU–Dropout(0.5)–Linear–ReLU–Dropout(0.5)–Linear), sized for length-40 signals.
+
+    Init as the authors': convs Kaiming-normal (fan_out), linears N(0, 0.01²), biases 0.
+    """
+
+    def __init__(self, channels=(16, "M", 32, "M", 32, 32, "M", 64, 64, "M"), length: int = 40, hidden: int = 128,
+                 num_classes: int = 10, dropout: float = 0.5, seed: int = 0):
+        super().__init__()
+        layers, c_in = [], 1
+        for c in channels:
+            if c == "M":
+                layers.append(nn.MaxPool1d(2))
+                length //= 2
+            else:
+                require_int("channels", c, at_least=1)
+                layers += [nn.Conv1d(c_in, c, 3, padding=1), nn.ReLU()]
+                c_in = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Linear(c_in * length, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, nn.Conv1d):
+                    std = math.sqrt(2.0 / (m.out_channels * m.kernel_size[0]))  # Kaiming normal, fan_out, ReLU
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * std)
+                    m.bias.zero_()
+                elif isinstance(m, nn.Linear):
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * 0.01)
+                    m.bias.zero_()
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
