@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import random
+import torch
+
+from landscape.analysis.pca_landscape import fit_pca_surface, grid_axes, nearest_grid_values
+from landscape.data import balanced_subset, mnist1d, random_shift
+from landscape.experiments.lrd_network import LateDecayNetConfig, mse_one_hot
+from landscape.models import VGG1d, num_parameters
+from landscape.validation import ConfigError
+
+
+def test_pca_surface_recovers_a_trajectory_on_a_curved_surface():
+    """Points built to lie exactly on center + x₁u₁ + x₂u₂ + (a x₁² + b x₁ + c)u₃ are recovered: the quadratic
+    coefficients, and the surface point at each point's (x₁, x₂) equals the point."""
+    torch.manual_seed(0)
+    P = 200
+    basis, _ = torch.linalg.qr(torch.randn(P, 3, dtype=torch.float64))
+    u1, u2, u3 = basis.T
+    center = torch.randn(P, dtype=torch.float64)
+    x1 = torch.linspace(-6, 6, 60, dtype=torch.float64)
+    x2 = 2.0 * torch.sin(x1)  # a path that wanders in x₂ (variance well between that of x₁ and of the curvature)
+    a, b = 0.05, -0.01
+    c3 = a * x1 ** 2 + b * x1
+    c3 = c3 - c3.mean()  # the PCA center is the mean of the points
+    x2 = x2 - x2.mean()
+    x1 = x1 - x1.mean()
+    points = center + x1[:, None] * u1 + x2[:, None] * u2 + c3[:, None] * u3
+    surface = fit_pca_surface(points, components=3)
+    coords = surface.coordinates(points).numpy()
+    qa, qb, qc = surface.quadratic
+    assert abs(qa) == pytest.approx(a, rel=1e-6)
+    for i in (0, 17, 59):
+        torch.testing.assert_close(surface.point(coords[i, 0], coords[i, 1]), points[i], rtol=1e-9, atol=1e-9)
+    assert surface.explained_variance_ratio.sum() == pytest.approx(1.0)
+
+
+def test_pca_surface_is_deterministic_in_sign():
+    pts = torch.randn(10, 30, dtype=torch.float64)
+    s1, s2 = fit_pca_surface(pts), fit_pca_surface(pts.clone())
+    torch.testing.assert_close(s1.components, s2.components)
+    with pytest.raises(ValueError, match="points"):
+        fit_pca_surface(torch.randn(2, 5))
+
+
+def test_grid_helpers():
+    coords = np.array([[0.0, 0.0], [10.0, 4.0]])
+    x1, x2 = grid_axes(coords, (11, 5), 0.1)
+    assert x1[0] == pytest.approx(-1.0) and x1[-1] == pytest.approx(11.0) and len(x2) == 5
+    grid = np.arange(55.0).reshape(5, 11)
+    assert nearest_grid_values(grid, x1, x2, np.array([[x1[3], x2[2]]]))[0] == grid[2, 3]
+
+
+def test_mnist1d_leaves_global_rngs_alone_and_subset_is_balanced():
+    np.random.seed(5)
+    random.seed(5)
+    expected = (np.random.rand(), random.random())
+    np.random.seed(5)
+    random.seed(5)
+    train, test = mnist1d()
+    assert (np.random.rand(), random.random()) == expected
+    assert train.x.shape == (4000, 1, 40) and test.x.shape == (1000, 1, 40)
+    sub = balanced_subset(train, 30, seed=1)
+    assert np.bincount(sub.y.numpy()).tolist() == [30] * 10
+    with pytest.raises(ValueError, match="per_class"):
+        balanced_subset(train, 10_000)
+
+
+def test_random_shift_moves_signals_with_zero_padding():
+    x = torch.arange(1.0, 11.0).reshape(1, 1, 10).repeat(50, 1, 1)
+    shifted = random_shift(x, 2, torch.Generator().manual_seed(0))
+    for row in shifted[:, 0]:
+        nz = row[row != 0]
+        assert len(nz) >= 8 and torch.all(nz[1:] - nz[:-1] == 1)  # contiguous piece of the original
+    assert torch.equal(random_shift(x, 0, torch.Generator()), x)
+
+
+def test_vgg1d_init_and_loss():
+    m = VGG1d(seed=0)
+    assert num_parameters(m) == 60714
+    linears = [l for l in m.classifier if isinstance(l, torch.nn.Linear)]
+    assert linears[0].weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert all(torch.all(l.bias == 0) for l in linears)
+    z = torch.zeros(4, 10)
+    assert mse_one_hot(z, torch.tensor([0, 1, 2, 3])).item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("kwargs,field", [(dict(lr=0.0), "lr"), (dict(decay_epochs=(5,)), "decay_epochs"),
+                                          (dict(decay_epochs=(100, 2000)), "decay_epochs"),
+                                          (dict(subpath_epochs=7), "subpath_epochs"), (dict(dtype="half"), "dtype"),
+                                          (dict(grid_shape=(1, 5)), "grid_shape")])
+def test_bad_config(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        LateDecayNetConfig(**kwargs)
