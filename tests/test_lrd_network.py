@@ -19,7 +19,11 @@ def test_pca_surface_recovers_a_trajectory_on_a_curved_surface():
     u1, u2, u3 = basis.T
     center = torch.randn(P, dtype=torch.float64)
     x1 = torch.linspace(-6, 6, 60, dtype=torch.float64)
-    x2 = 2.0 * torch.sin(x1)  # a path that wanders in x₂ (variance well between that of x₁ and of the curvature)
+    # a path that wanders in x₂, made uncorrelated with x₁ and x₁² so that the principal axes are exactly u₁, u₂, u₃
+    wander = 2.0 * torch.sin(x1)
+    span, _ = torch.linalg.qr(torch.stack([torch.ones_like(x1), x1, x1 ** 2], 1))
+    x2 = wander - span @ (span.T @ wander)
+    x2 = 1.5 * x2 / x2.std()
     a = 0.05  # no linear term: c₃ then has no covariance with x₁, so the PCs are exactly u₁, u₂, u₃
     c3 = a * x1 ** 2
     c3 = c3 - c3.mean()  # the PCA center is the mean of the points
