@@ -9,7 +9,8 @@ from ..analysis.pca_landscape import nearest_grid_values
 from . import claim
 
 VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile
-TEST_MIN_QUANTILE = 0.1  # "near the test minimum": surface test loss within the grid's lowest 10 %
+TEST_MIN_QUANTILE = 0.1
+LATE_HALF_R = -0.5  # the authors report −0.93 over the later half of their decay epochs  # "near the test minimum": surface test loss within the grid's lowest 10 %
 
 
 def decay_correlations(result) -> dict:
@@ -28,14 +29,16 @@ def decay_correlations(result) -> dict:
        paper="Subpaths decayed later end at lower test loss: 0.1955 (decay at 200) → 0.183 (900–1,000); "
              "correlation(decay epoch, final test loss) = −0.926 over epochs 500–1,000",
        source="authors' notebooks (VGG-small, CIFAR-10); paper Sec. 5 [figure number not verified]",
-       criterion="Pearson r(decay epoch, final held-out test loss) < 0 with p < 0.05 → reproduced; negative but "
-                 "not significant, or significant on the authors' proxy only → partly")
+       criterion="held-out test loss: Pearson r(decay epoch, final loss) < 0 with p < 0.05 over all decay epochs, "
+                 f"and r < {LATE_HALF_R} over the later half (the paper's statistic) → reproduced; only the first, "
+                 "or only on the authors' proxy → partly")
 def test_loss_falls(result):
     c = decay_correlations(result)
     held, proxy = c["test"], c["proxy"]
-    if held["r"] < 0 and held["p"] < 0.05:
+    overall = held["r"] < 0 and held["p"] < 0.05
+    if overall and held["r_late_half"] < LATE_HALF_R:
         status = "reproduced"
-    elif held["r"] < 0 or (proxy["r"] < 0 and proxy["p"] < 0.05):
+    elif overall or (proxy["r"] < 0 and proxy["p"] < 0.05):
         status = "partly"
     else:
         status = "not reproduced"
