@@ -280,6 +280,11 @@ def plot_lrd_noise_models(result):
         axes[1, c].set(yscale="log")
         _decay_axis(axes[1, c])
         axes[0, c].set_xlabel("")
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    axes[0, 0].yaxis.set_major_locator(FixedLocator([0.1, 0.2, 0.5, 1, 2, 5, 10, 20]))
+    axes[0, 0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[0, 0].yaxis.set_minor_locator(NullLocator())
     axes[0, 0].set_ylabel("final test loss $L(w)$")
     axes[1, 0].set_ylabel("final $\\|w - w_{mn}\\|$")
     handles, labels = axes[0, 0].get_legend_handles_labels()
