@@ -99,3 +99,10 @@ def claims_table(chapter: str | None = None):
     rows = [{"claim": c.id, "paper (source)": f"{c.paper} ({c.source})", "ours": c.ours, "criterion": c.criterion,
              "status": c.status} for c in evaluate_claims(chapter)]
     return pd.DataFrame(rows, columns=["claim", "paper (source)", "ours", "criterion", "status"])
+
+
+def claims_markdown(chapter: str | None = None) -> str:
+    """The claims table as Markdown for a chapter (a literal "|" in a claim's text is escaped so that it cannot end
+    its table cell)."""
+    table = claims_table(chapter)
+    return table.apply(lambda column: column.str.replace("|", "\\|", regex=False)).to_markdown(index=False)
