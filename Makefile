@@ -33,6 +33,7 @@ notebooks: install
 
 bench: install
 	$(PY) benchmarks/spiral_speed.py
+	$(PY) benchmarks/ensemble_speed.py
 
 # Compute every missing full result (resumable: rerun after an interruption).
 results: install

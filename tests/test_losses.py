@@ -84,3 +84,48 @@ def test_bad_schedule_inputs_name_the_field(kwargs, field):
 def test_gamma_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="one weight per class"):
         weighted_cross_entropy(torch.zeros(5, 3), torch.zeros(5, dtype=torch.long), torch.ones(4))
+
+
+# ------------------------------------------------------------------- MSE variants (the book's reading of 2410.10690)
+from landscape.losses import LOSSES, dmse1, dmse2, dynamical_loss, mse  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", ["dmse1", "dmse2"])
+def test_dmse_vanishes_where_mse_vanishes(kind):
+    y = torch.randint(0, 4, (40,), generator=torch.Generator().manual_seed(0))
+    perfect = F.one_hot(y, 4).to(torch.float64)
+    schedule = GammaSchedule(4, 70.0, 10)
+    for t in (0, 3, 5, 17):
+        assert dynamical_loss(kind, perfect, y, schedule.gamma(t)).item() == 0.0
+    off = perfect + 0.1
+    for t in (0, 3, 5, 17):
+        assert dynamical_loss(kind, off, y, schedule.gamma(t)).item() > 0
+
+
+@pytest.mark.parametrize("kind", ["dmse1", "dmse2"])
+def test_dmse_with_amplitude_one_is_mse(kind):
+    torch.manual_seed(0)
+    logits, y = torch.randn(50, 3, dtype=torch.float64), torch.randint(0, 3, (50,))
+    plain = GammaSchedule(3, 1.0, 10)
+    manual = ((logits - F.one_hot(y, 3)) ** 2).sum(1).mean()
+    for t in (0, 4, 9, 23):
+        assert dynamical_loss(kind, logits, y, plain.gamma(t)).item() == pytest.approx(manual.item(), rel=1e-14)
+    assert mse(logits, y).item() == pytest.approx(manual.item(), rel=1e-14)
+
+
+def test_dmse_forms_weight_samples_or_outputs():
+    logits = torch.tensor([[0.5, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    gamma = torch.tensor([3.0, 0.5], dtype=torch.float64)
+    # squared errors: sample 0 (class 0): (0.25, 0); sample 1 (class 1): (0, 1)
+    assert dmse1(logits, y, gamma).item() == pytest.approx((3.0 * 0.25 + 0.5 * 1.0) / 2)
+    assert dmse2(logits, y, gamma).item() == pytest.approx((3.0 * 0.25 + 0.5 * 1.0) / 2)
+    logits = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)  # sample 0 misses on output 1
+    assert dmse1(logits, y, gamma).item() == pytest.approx(3.0 * 1.0 / 2)  # weighted by its class, 0
+    assert dmse2(logits, y, gamma).item() == pytest.approx(0.5 * 1.0 / 2)  # weighted by the output, 1
+
+
+def test_dynamical_loss_names_the_allowed_kinds():
+    with pytest.raises(ConfigError, match="loss"):
+        dynamical_loss("hinge", torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), torch.ones(3))
+    assert LOSSES == ("dce", "dmse1", "dmse2")

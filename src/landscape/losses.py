@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .validation import require, require_finite, require_int
+from .validation import require, require_choice, require_finite, require_int
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,65 @@ class DynamicalCrossEntropy:
         """The loss frozen at step t, as a `criterion(logits, targets)` (e.g. for Hessian probes of F at t)."""
         gamma = self.schedule.gamma(step)
         return lambda logits, targets: weighted_cross_entropy(logits, targets, gamma)
+
+
+# ------------------------------------------------------------------------------------------ MSE variants
+# Lavin & Ruiz-Garcia (2024) define a dynamical cross-entropy (DCE) and two dynamical MSE losses (DMSE1, DMSE2)
+# without, in what we could read, spelling out their formulas. The book's reading, with one-hot targets y:
+#   DMSE1 = (1/P) Σ_μ Γ_{y_μ}(t) Σ_k (z_μk − y_μk)²   (each sample weighted by the weight of its class)
+#   DMSE2 = (1/P) Σ_μ Σ_k Γ_k(t) (z_μk − y_μk)²       (each output k weighted by the weight of class k)
+# Both vanish exactly where MSE vanishes (z = y on every sample), so the global minima are MSE's; A = 1 is MSE.
+LOSSES = ("dce", "dmse1", "dmse2")
+STATIC_LOSS = {"dce": "cross-entropy", "dmse1": "MSE", "dmse2": "MSE"}
+
+
+def squared_errors(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(z_k − y_k)² with one-hot y, same shape as the logits."""
+    return (logits - F.one_hot(targets, logits.shape[-1]).to(logits.dtype)) ** 2
+
+
+def mse(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(1/P) Σ_μ Σ_k (z_μk − y_μk)²."""
+    return squared_errors(logits, targets).sum(-1).mean()
+
+
+def _gamma_like(gamma, logits):
+    gamma = torch.as_tensor(gamma, dtype=logits.dtype, device=logits.device)
+    if gamma.shape != (logits.shape[-1],):
+        raise ValueError(f"gamma must have one weight per class, shape ({logits.shape[-1]},); got {tuple(gamma.shape)}")
+    return gamma
+
+
+def dmse1(logits: torch.Tensor, targets: torch.Tensor, gamma) -> torch.Tensor:
+    """(1/P) Σ_μ Γ_{y_μ} Σ_k (z_μk − y_μk)² — the book's reading of DMSE1."""
+    gamma = _gamma_like(gamma, logits)
+    return (gamma[targets] * squared_errors(logits, targets).sum(-1)).mean()
+
+
+def dmse2(logits: torch.Tensor, targets: torch.Tensor, gamma) -> torch.Tensor:
+    """(1/P) Σ_μ Σ_k Γ_k (z_μk − y_μk)² — the book's reading of DMSE2."""
+    gamma = _gamma_like(gamma, logits)
+    return (squared_errors(logits, targets) * gamma).sum(-1).mean()
+
+
+def dynamical_loss(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma) -> torch.Tensor:
+    """One of LOSSES for one model: logits (P, C), gamma (C,)."""
+    require_choice("loss", kind, LOSSES)
+    return {"dce": weighted_cross_entropy, "dmse1": dmse1, "dmse2": dmse2}[kind](logits, targets, gamma)
+
+
+def per_member_losses(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma: torch.Tensor):
+    """Batched over an ensemble: logits (E, P, C), targets (P,), gamma (E, C) → (objective (E,), static (E,)).
+
+    The static loss is the A = 1 counterpart (cross-entropy for "dce", MSE for the others)."""
+    if kind == "dce":
+        per_sample = -torch.log_softmax(logits, -1).gather(-1, targets.expand(logits.shape[0], -1).unsqueeze(-1))
+        per_sample = per_sample.squeeze(-1)  # (E, P)
+        return (gamma[:, targets] * per_sample).mean(-1), per_sample.mean(-1)
+    sq = squared_errors(logits, targets)  # (E, P, C)
+    per_sample = sq.sum(-1)
+    if kind == "dmse1":
+        return (gamma[:, targets] * per_sample).mean(-1), per_sample.mean(-1)
+    if kind == "dmse2":
+        return (sq * gamma[:, None, :]).sum(-1).mean(-1), per_sample.mean(-1)
+    require_choice("loss", kind, LOSSES)
