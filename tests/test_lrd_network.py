@@ -97,3 +97,43 @@ def test_vgg1d_init_and_loss():
 def test_bad_config(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         LateDecayNetConfig(**kwargs)
+
+
+def test_cifar10_loader_reads_the_python_batches(fake_cifar10):
+    from landscape.data import CIFAR10_MEAN, cifar10
+
+    train, test = cifar10()
+    assert train.x.shape == (100, 3, 32, 32) and test.x.shape == (20, 3, 32, 32)
+    assert train.y.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    import pickle
+    raw = pickle.load(open(fake_cifar10 / "data_batch_1", "rb"), encoding="bytes")[b"data"][0]
+    expected = (raw[:1024].reshape(32, 32)[0, 0] / 255.0 - CIFAR10_MEAN[0]) / 0.2470
+    assert train.x[0, 0, 0, 0].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_cifar10_without_data_says_how_to_provide_it(monkeypatch, tmp_path):
+    from landscape.data import cifar10
+
+    monkeypatch.delenv("LANDSCAPE_CIFAR10", raising=False)
+    with pytest.raises(FileNotFoundError, match="LANDSCAPE_CIFAR10"):
+        cifar10()
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        cifar10(tmp_path)
+
+
+def test_vgg_small_has_the_authors_parameter_count():
+    from landscape.models import VGGSmall
+
+    model = VGGSmall()
+    assert num_parameters(model) == 1_250_634
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_crop_flip_keeps_the_image_or_its_mirror_without_padding():
+    from landscape.data import random_crop_flip
+
+    x = torch.randn(16, 3, 8, 8)
+    y = random_crop_flip(x, 0, torch.Generator().manual_seed(0))
+    kinds = [torch.equal(y[i], x[i]) or torch.equal(y[i], x[i].flip(-1)) for i in range(16)]
+    assert all(kinds)
+    assert any(not torch.equal(y[i], x[i]) for i in range(16))  # some were flipped
