@@ -62,3 +62,22 @@ def test_same_seed_same_net_and_different_seed_different_net():
 def test_bad_model_inputs(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         MLP(2, kwargs.pop("width", 10), 3, **kwargs)
+
+
+def test_spiral_split_is_a_stratified_partition_of_the_authors_spiral():
+    from landscape.data import spiral_arrays, spiral_split
+    from landscape.validation import ConfigError
+
+    train, val = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=3)
+    x, y = spiral_arrays(200, 3, 0.2, 0)
+    assert len(train) == len(val) == 300
+    assert torch.bincount(train.y).tolist() == torch.bincount(val.y).tolist() == [100, 100, 100]
+    both = torch.cat([train.x, val.x]).numpy()
+    assert sorted(map(tuple, both.round(12))) == sorted(map(tuple, x.round(12)))  # every point exactly once
+    assert (torch.diff(train.y) >= 0).all()  # ordered by class, like the authors' set
+    again, _ = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=3)
+    assert torch.equal(again.x, train.x)
+    other, _ = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=4)
+    assert not torch.equal(other.x, train.x)
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        spiral_split(validation_fraction=1.0)

@@ -69,7 +69,9 @@ REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spira
                    "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity",
                    "lrd.toy.late_decay_lowers_test_loss", "lrd.toy.reaches_min_norm", "lrd.toy.gamma0_no_effect",
                    "lrd.toy.noise_model", "lrd.toy.trace_decreases_along_path",
-                   "lrd.nn.test_loss_falls_with_decay_epoch", "lrd.nn.path_follows_train_valley_to_test_minimum"]
+                   "lrd.nn.test_loss_falls_with_decay_epoch", "lrd.nn.path_follows_train_valley_to_test_minimum",
+                   "dl.followup.size_deepens_minima", "dl.followup.lr_flattens_minima",
+                   "dl.followup.large_lr_edge_of_stability"]
 
 
 def test_claims_json_from_the_command_line():

@@ -168,3 +168,28 @@ def random_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> t
 def augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
     """The augmentation matching the data's shape: a random shift for 1-D signals, crop + flip for images."""
     return random_shift(x, shift, generator) if x.ndim == 3 else random_crop_flip(x, shift, generator)
+
+def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, noise: float = 0.2, seed: int = 0,
+                 split_seed: int = 0, num_classes: int = 3, dtype=torch.float64) -> tuple[Dataset, Dataset]:
+    """The authors' spiral generator with `points_per_class` points per class, split at random within each class
+    into a training and a held-out validation set (the follow-up paper's split is not known to us; this is ours).
+
+    The points of each set stay ordered by class, as in the authors' training set.
+    """
+    from .validation import require
+
+    require(0 < validation_fraction < 1, "validation_fraction", "in (0, 1)", validation_fraction)
+    x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
+    rng = np.random.RandomState(split_seed)
+    n_val = int(round(points_per_class * validation_fraction))
+    require(0 < n_val < points_per_class, "points_per_class", "large enough for both sets", points_per_class)
+    train_idx, val_idx = [], []
+    for j in range(num_classes):
+        idx = np.nonzero(y == j)[0]
+        chosen = np.zeros(len(idx), dtype=bool)
+        chosen[rng.permutation(len(idx))[:n_val]] = True
+        val_idx.append(idx[chosen])
+        train_idx.append(idx[~chosen])
+    make = lambda i: Dataset(torch.tensor(x[i], dtype=dtype), torch.tensor(y[i], dtype=torch.long), num_classes,
+                             "spiral")
+    return make(np.concatenate(train_idx)), make(np.concatenate(val_idx))

@@ -218,6 +218,12 @@ class Checkpoint:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 
+    def sub(self, name: str) -> "Checkpoint":
+        """A second checkpoint file next to this one (e.g. the partial state of one group of a multi-run sweep)."""
+        if self.path is None:
+            return Checkpoint(None, self.every_s)
+        return Checkpoint(self.path.with_name(f"{self.path.stem}.{name}.pt"), self.every_s)
+
 
 class Store:
     def __init__(self, root: Path | None = None):
@@ -285,3 +291,11 @@ def load_or_run(name: str, preset: str | None = "full", config=None, *, device=N
     save_result(path, result)
     checkpoint.clear()
     return load_result(path)
+
+
+def provenance_line(result: Result) -> str:
+    """One line saying where a stored result came from (for the chapters)."""
+    p = result.provenance
+    return (f"{result.experiment}: {p['preset']} preset, experiment v{p['experiment_version']}, {p['device']} "
+            f"({p['device_name']}), torch {p['torch_version']}, {p['wall_time_s']:.0f} s, "
+            f"commit {p['git_commit'][:10]}")
