@@ -374,7 +374,7 @@ def plot_lrd_main_path(result, runs=((1.0, "label"), (2.0, "label"), (1.0, "plai
     return fig
 
 # ------------------------------------------------------------------------------------- ensemble experiments
-def mean_band(values: np.ndarray, axis: int = -1, z: float = 1.96):
+def mean_confidence_band(values: np.ndarray, axis: int = -1, z: float = 1.96):
     """Mean over `axis` and a normal-approximation 95% confidence band of the mean (NaN-aware)."""
     values = np.asarray(values, dtype=np.float64)
     n = np.sum(np.isfinite(values), axis=axis)
@@ -385,7 +385,7 @@ def mean_band(values: np.ndarray, axis: int = -1, z: float = 1.96):
 
 
 def _band(ax, x, values, color, label=None, ls="-", lw=1.4):
-    mean, lo, hi = mean_band(values)
+    mean, lo, hi = mean_confidence_band(values)
     ax.plot(x, mean, color=color, ls=ls, lw=lw, label=label)
     ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
 
