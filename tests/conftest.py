@@ -30,3 +30,26 @@ def _restore_torch_state():
     yield
     torch.set_num_threads(threads)
     torch.set_default_dtype(dtype)
+
+
+def write_fake_cifar10(folder, per_batch: int = 20, seed: int = 0):
+    """A tiny CIFAR-10 in the standard python-pickle format (5 training batches + test_batch), balanced labels."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.randint(0, 256, size=(per_batch, 3072), dtype=np.uint8),
+                 b"labels": [i % 10 for i in range(per_batch)], b"batch_label": name.encode()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    return folder
+
+
+@pytest.fixture
+def fake_cifar10(tmp_path, monkeypatch):
+    folder = write_fake_cifar10(tmp_path / "cifar-10-batches-py")
+    monkeypatch.setenv("LANDSCAPE_CIFAR10", str(folder))
+    return folder

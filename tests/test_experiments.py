@@ -18,16 +18,18 @@ STORED = [(p.parent.name, p) for name in EXPERIMENTS for p in STORE.stored(name)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store):
+def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store, fake_cifar10):
     exp = get_experiment(name)
     result = load_or_run(name, "smoke", store=tmp_store, device="cpu", progress=False)
     assert result.provenance["preset"] == "smoke"
-    for array in result.arrays.values():
-        if array.dtype.kind == "f":
-            assert np.isfinite(array).all(), f"{name}: non-finite values in a stored array"
+    for key, array in result.arrays.items():
+        if array.dtype.kind == "f" and array.size:
+            # NaN may mark "not applicable" or a recorded divergence; ±inf would be a silent overflow
+            assert not np.isinf(array).any(), f"{name}: {key} stores ±inf"
+            assert np.isfinite(array).any(), f"{name}: {key} is entirely NaN"
     for c in exp.replay(exp.preset("smoke"), result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
-        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 
 
 @pytest.mark.slow
@@ -40,7 +42,7 @@ def test_stored_result_is_what_the_code_produces(name, path):
     assert result.key == config_key(exp.name, exp.version, config) == path.stem.split("-")[-1]
     for c in exp.replay(config, result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
-        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, err_msg=c.name)
+        np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 
 
 def test_every_stored_result_belongs_to_a_current_preset():
@@ -51,7 +53,7 @@ def test_every_stored_result_belongs_to_a_current_preset():
 
 
 def test_full_results_are_stored_with_provenance_and_stay_small():
-    missing = [e.name for e in all_experiments() if not STORE.path(
+    missing = [e.name for e in all_experiments() if "full" in e.presets and not STORE.path(
         e.name, config_key(e.name, e.version, e.preset("full")), "full").exists()]
     assert not missing, f"no stored full result for {missing}: run `python -m landscape run NAME`"
     total = sum(p.stat().st_size for _, p in STORED)
@@ -65,6 +67,9 @@ def test_full_results_are_stored_with_provenance_and_stay_small():
 REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spiral.cascade",
                    "dl.spiral.sharpness_crosses_2_over_eta", "dl.spiral.mid_period_sharpness_decreases",
                    "dl.spiral.ntk_grows", "dl.spiral.init_sensitivity",
+                   "lrd.toy.late_decay_lowers_test_loss", "lrd.toy.reaches_min_norm", "lrd.toy.gamma0_no_effect",
+                   "lrd.toy.noise_model", "lrd.toy.trace_decreases_along_path",
+                   "lrd.nn.test_loss_falls_with_decay_epoch", "lrd.nn.path_follows_train_valley_to_test_minimum",
                    "dl.followup.size_deepens_minima", "dl.followup.lr_flattens_minima",
                    "dl.followup.large_lr_edge_of_stability",
                    "dl.size.small_nets_rescued", "dl.size.overparam_generalizes_better", "dl.amp_period.map",

@@ -59,7 +59,7 @@ def cmd_verify(args) -> int:
             config = config_from_dict(exp.config_type, result.config)
             for c in exp.replay(config, result, device=resolve_device("cpu")):
                 ok = c.stored.shape == c.recomputed.shape and np.allclose(c.stored, c.recomputed, rtol=c.rtol,
-                                                                         atol=c.atol)
+                                                                         atol=c.atol, equal_nan=True)
                 failures += not ok
                 print(f"{'ok  ' if ok else 'DRIFT'} {path.name:32s} {c.name}")
     return 1 if failures else 0

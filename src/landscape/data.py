@@ -5,7 +5,11 @@ A `Dataset` holds tensors `x` (P × features…) and integer labels `y` (P,), an
 
 from __future__ import annotations
 
+import functools
+import os
+import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,6 +58,116 @@ def spiral(points_per_class: int = 100, num_classes: int = 3, noise: float = 0.2
     x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
     return Dataset(torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=torch.long), num_classes, "spiral")
 
+
+@functools.lru_cache(maxsize=4)
+def _mnist1d_arrays(seed: int):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np_state, py_state = np.random.get_state(), random.getstate()  # make_dataset reseeds both global RNGs
+    try:
+        args = get_dataset_args()
+        args.seed = seed
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return data["x"], data["y"], data["x_test"], data["y_test"]
+
+
+def mnist1d(seed: int = 42, dtype=torch.float32) -> tuple[Dataset, Dataset]:
+    """MNIST-1D (Greydanus 2020), generated offline: 4,000 training and 1,000 test signals of length 40, 10 classes.
+
+    Returned as (train, test) with x of shape (N, 1, 40) for 1-D convolutions. seed 42 is the package's default.
+    """
+    x, y, xt, yt = _mnist1d_arrays(seed)
+    to = lambda a, b: Dataset(torch.tensor(a, dtype=dtype).unsqueeze(1), torch.tensor(b, dtype=torch.long), 10,
+                              "mnist1d")
+    return to(x, y), to(xt, yt)
+
+
+def balanced_subset(data: Dataset, per_class: int, seed: int = 0) -> Dataset:
+    """A class-balanced random subset with `per_class` samples of each class (as the late-decay authors' CIFAR-10
+    subset), in a seeded random order."""
+    require_int("per_class", per_class, at_least=1)
+    rng = np.random.RandomState(seed)
+    labels = data.y.cpu().numpy()
+    picks = []
+    for c in range(data.num_classes):
+        idx = np.nonzero(labels == c)[0]
+        if len(idx) < per_class:
+            raise ValueError(f"per_class={per_class} is not allowed: class {c} has only {len(idx)} samples")
+        picks.append(rng.choice(idx, per_class, replace=False))
+    order = rng.permutation(np.concatenate(picks))
+    return data.subset(torch.as_tensor(order))
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each 1-D signal by a random integer in [−max_shift, max_shift] with zero padding — the 1-D analogue of
+    CIFAR's random crop with padding."""
+    n, length = x.shape[0], x.shape[-1]
+    padded = torch.nn.functional.pad(x, (max_shift, max_shift))
+    offsets = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    index = (offsets[:, None] + torch.arange(length)[None, :]).to(x.device)
+    return torch.gather(padded, -1, index.unsqueeze(1).expand(-1, x.shape[1], -1))
+
+
+CIFAR10_ENV = "LANDSCAPE_CIFAR10"
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pickle
+
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    data, labels = batch[b"data"], batch[b"labels"]
+    return np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+
+
+def cifar10(path: str | os.PathLike | None = None, dtype=torch.float32) -> tuple[Dataset, Dataset]:
+    """CIFAR-10 from a local copy of the standard python-pickle batches (`data_batch_1` … `data_batch_5`,
+    `test_batch`), normalized per channel. The book never downloads it: pass `path` or set LANDSCAPE_CIFAR10."""
+    folder = path or os.environ.get(CIFAR10_ENV)
+    if not folder:
+        raise FileNotFoundError(f"CIFAR-10 is not downloaded by this book: set {CIFAR10_ENV} to the folder holding "
+                                "data_batch_1 … data_batch_5 and test_batch (the 'python version' of the data set)")
+    folder = Path(folder)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks the CIFAR-10 batches {missing} (set {CIFAR10_ENV} to the folder "
+                                "holding data_batch_1 … data_batch_5 and test_batch)")
+    mean = torch.tensor(CIFAR10_MEAN, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD, dtype=dtype).view(1, 3, 1, 1)
+
+    def load(files):
+        xs, ys = zip(*(_read_cifar_batch(folder / n) for n in files))
+        x = torch.tensor(np.concatenate(xs), dtype=dtype) / 255.0
+        return Dataset((x - mean) / std, torch.tensor(np.concatenate(ys)), 10, "cifar10")
+
+    return load(names[:5]), load(names[5:])
+
+
+def random_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Random crop of the original size from the zero-padded image, and a horizontal flip with probability ½ — the
+    standard CIFAR augmentation."""
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (n, h)
+    cols = dx[:, None] + torch.arange(w, device=x.device)[None, :]  # (n, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    index = rows[:, None, :, None] * padded.shape[-1] + cols[:, None, None, :]  # (n, 1, h, w)
+    flat = padded.flatten(2)
+    return torch.gather(flat, 2, index.expand(-1, x.shape[1], -1, -1).flatten(2)).view_as(x)
+
+
+def augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """The augmentation matching the data's shape: a random shift for 1-D signals, crop + flip for images."""
+    return random_shift(x, shift, generator) if x.ndim == 3 else random_crop_flip(x, shift, generator)
 
 def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, noise: float = 0.2, seed: int = 0,
                  split_seed: int = 0, num_classes: int = 3, dtype=torch.float64) -> tuple[Dataset, Dataset]:

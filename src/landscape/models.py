@@ -59,3 +59,54 @@ class MLP(nn.Sequential):
 
 def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class VGG(nn.Module):
+    """The late-decay authors' "vgg-small" design in 1-D or 2-D: 3×3 (or 3) convs + ReLU and max-pools, no BatchNorm;
+    classifier Linear–ReLU–Dropout(0.5)–Linear–ReLU–Dropout(0.5)–Linear.
+
+    Init as the authors': convs Kaiming-normal (fan_out), linears N(0, 0.01²), biases 0.
+    """
+
+    def __init__(self, channels, size: int, dims: int = 1, in_channels: int = 1, hidden: int = 128,
+                 num_classes: int = 10, dropout: float = 0.5, seed: int = 0):
+        super().__init__()
+        require_choice("dims", dims, (1, 2))
+        conv, pool = (nn.Conv1d, nn.MaxPool1d) if dims == 1 else (nn.Conv2d, nn.MaxPool2d)
+        layers, c_in = [], in_channels
+        for c in channels:
+            if c == "M":
+                layers.append(pool(2))
+                size //= 2
+            else:
+                require_int("channels", c, at_least=1)
+                layers += [conv(c_in, c, 3, padding=1), nn.ReLU()]
+                c_in = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Linear(c_in * size ** dims, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+                    fan_out = m.out_channels * math.prod(m.kernel_size)
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * math.sqrt(2.0 / fan_out))
+                    m.bias.zero_()
+                elif isinstance(m, nn.Linear):
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * 0.01)
+                    m.bias.zero_()
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+def VGG1d(seed: int = 0) -> VGG:
+    """vgg-small sized for MNIST-1D (length-40 signals): conv 16-M-32-M-32-32-M-64-64-M, classifier 128–128–10."""
+    return VGG((16, "M", 32, "M", 32, 32, "M", 64, 64, "M"), size=40, dims=1, in_channels=1, seed=seed)
+
+
+def VGGSmall(seed: int = 0) -> VGG:
+    """The authors' vgg-small for 32×32 RGB images (CIFAR-10): 1,250,634 parameters."""
+    return VGG((32, "M", 64, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"), size=32, dims=2, in_channels=3,
+               hidden=128, seed=seed)

@@ -68,14 +68,19 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return device
 
 
+_threads_in_run: int | None = None  # what `cpu_threads` set during the current run, for the provenance
+
+
 @contextlib.contextmanager
 def cpu_threads(n: int, device: torch.device):
     """Run with n intra-op CPU threads (tiny networks are faster on one thread: less scheduling than work)."""
     if torch.device(device).type != "cpu":
         yield
         return
+    global _threads_in_run
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
+    _threads_in_run = n
     try:
         yield
     finally:
@@ -173,7 +178,7 @@ def provenance(experiment, preset: str | None, device: torch.device, wall_time_s
         "python_version": sys.version.split()[0],
         "device": str(device),
         "device_name": device_name,
-        "cpu_threads": torch.get_num_threads(),
+        "cpu_threads": _threads_in_run or torch.get_num_threads(),
         "wall_time_s": round(wall_time_s, 2),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -275,6 +280,8 @@ def load_or_run(name: str, preset: str | None = "full", config=None, *, device=N
             path.unlink()  # recomputed below
     if compute_policy() == "never":
         load(name, preset, config, store)  # raises MissingResultError with the command to run
+    global _threads_in_run
+    _threads_in_run = None
     device = resolve_device(device)
     checkpoint = store.checkpoint(experiment.name, key)
     start = time.perf_counter()

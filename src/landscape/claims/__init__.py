@@ -59,7 +59,7 @@ def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, nee
 
 
 def _load_all() -> None:
-    from . import amp_period, capacity, followup_mse, size_lr, spiral  # noqa: F401
+    from . import amp_period, capacity, followup_mse, lrd_network, lrd_toy, size_lr, spiral  # noqa: F401
 
 
 def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) -> Claim:
@@ -99,3 +99,10 @@ def claims_table(chapter: str | None = None):
     rows = [{"claim": c.id, "paper (source)": f"{c.paper} ({c.source})", "ours": c.ours, "criterion": c.criterion,
              "status": c.status} for c in evaluate_claims(chapter)]
     return pd.DataFrame(rows, columns=["claim", "paper (source)", "ours", "criterion", "status"])
+
+
+def claims_markdown(chapter: str | None = None) -> str:
+    """The claims table as Markdown for a chapter (a literal "|" in a claim's text is escaped so that it cannot end
+    its table cell)."""
+    table = claims_table(chapter)
+    return table.apply(lambda column: column.str.replace("|", "\\|", regex=False)).to_markdown(index=False)
