@@ -223,6 +223,72 @@ class EnsembleMLP(EnsembleModel):
         return m
 
 
+class EnsembleMyrtle(EnsembleModel):
+    """E Myrtle-style CNNs (`models.Myrtle`) as grouped convolutions: member e's channels are group e of every
+    convolution, so one `conv1d`/`conv2d` call runs all members. Gradients by autograd; the full batch can be
+    processed in chunks of `chunk` samples (gradients accumulated) to bound memory on large data sets."""
+
+    def __init__(self, convs: list[tuple[torch.Tensor, torch.Tensor]], head: tuple[torch.Tensor, torch.Tensor],
+                 dims: int = 1, chunk: int | None = None):
+        self.dims, self.chunk = dims, chunk
+        self.params = [t.detach().clone().contiguous().requires_grad_(True) for w, b in convs for t in (w, b)]
+        self.params += [t.detach().clone().contiguous().requires_grad_(True) for t in head]
+
+    @classmethod
+    def from_models(cls, models, chunk: int | None = None) -> "EnsembleMyrtle":
+        convs = [(torch.stack([m.convs[i].weight.detach() for m in models]),
+                  torch.stack([m.convs[i].bias.detach() for m in models])) for i in range(len(models[0].convs))]
+        head = (torch.stack([m.head.weight.detach() for m in models]), torch.stack([m.head.bias.detach() for m in models]))
+        return cls(convs, head, models[0].dims, chunk)
+
+    @classmethod
+    def init(cls, width: int, seeds: Sequence[int], dims: int = 1, in_channels: int = 1, num_classes: int = 10,
+             dtype: str = "float32", device=None, chunk: int | None = None) -> "EnsembleMyrtle":
+        """Member e is `Myrtle(width, ..., seed=seeds[e])`, exactly."""
+        from .models import Myrtle
+
+        require(len(seeds) > 0, "seeds", "a non-empty sequence of integers", seeds)
+        return cls.from_models([Myrtle(width, dims, in_channels, num_classes, seed=int(s), dtype=dtype,
+                                       device=device) for s in seeds], chunk)
+
+    def forward(self, x, params=None):
+        from .models import Myrtle
+
+        params = self.params if params is None else params
+        conv = F.conv1d if self.dims == 1 else F.conv2d
+        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+        E = params[0].shape[0]
+        h = x.repeat(1, E, *([1] * self.dims))  # (P, E · in-channels, …): group e holds member e's input
+        n_conv = (len(params) - 2) // 2
+        for i in range(n_conv):
+            w, b = params[2 * i], params[2 * i + 1]
+            h = torch.relu(conv(h, w.reshape(E * w.shape[1], *w.shape[2:]), b.reshape(-1), padding=1, groups=E))
+            if Myrtle.POOL_AFTER[i]:
+                h = pool(h, 2)
+        h = h.flatten(2).mean(-1).view(x.shape[0], E, -1)  # (P, E, width)
+        wd, bd = params[-2], params[-1]
+        return torch.einsum("pec,ekc->epk", h, wd) + bd[:, None, :]
+
+    def loss_and_grad(self, x, y, gamma, loss):
+        if self.chunk is None or x.shape[0] <= self.chunk:
+            return super().loss_and_grad(x, y, gamma, loss)
+        P = x.shape[0]
+        obj = stat = None
+        grads = [torch.zeros_like(p) for p in self.params]
+        logits = []
+        for i in range(0, P, self.chunk):
+            z = self.forward(x[i:i + self.chunk])
+            o, s = per_member_losses(loss, z, y[i:i + self.chunk], gamma)
+            share = z.shape[1] / P  # chunk means, weighted, sum to the full-batch means
+            total = torch.where(torch.isfinite(o), o, torch.zeros_like(o)).sum() * share
+            for g, d in zip(grads, torch.autograd.grad(total, self.params)):
+                g += d
+            obj = o.detach() * share if obj is None else obj + o.detach() * share
+            stat = s.detach() * share if stat is None else stat + s.detach() * share
+            logits.append(z.detach())
+        return obj, stat, torch.cat(logits, dim=1), grads
+
+
 def _loss_and_dlogits(loss: str, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, onehot: torch.Tensor):
     """Objective (E,), static loss (E,) and ∂objective/∂z for logits z in the (E, C, P) layout; onehot: (C, P)."""
     E, C, P = z.shape

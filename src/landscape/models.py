@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .validation import require_choice, require_int
@@ -110,3 +111,41 @@ def VGGSmall(seed: int = 0) -> VGG:
     """The authors' vgg-small for 32×32 RGB images (CIFAR-10): 1,250,634 parameters."""
     return VGG((32, "M", 64, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"), size=32, dims=2, in_channels=3,
                hidden=128, seed=seed)
+
+
+class Myrtle(nn.Module):
+    """A Myrtle5-style CNN (Shankar et al. 2020) whose width is its channel count, in 1-D (MNIST-1D) or 2-D
+    (CIFAR-10): conv–ReLU, conv–ReLU, avg-pool 2, conv–ReLU, avg-pool 2, conv–ReLU, avg-pool 2, global average pool,
+    dense. 3-wide (3×3) convolutions with zero padding, no normalization layers.
+
+    init "ntk2021" (the dynamical-loss authors' 2021 code): W ~ N(0, 1/fan-in) with fan-in = in-channels × kernel
+    size, biases 0.
+    """
+
+    POOL_AFTER = (False, True, True, True)
+
+    def __init__(self, width: int, dims: int = 1, in_channels: int = 1, num_classes: int = 10, seed: int = 0,
+                 dtype: str = "float32", device=None):
+        super().__init__()
+        require_int("width", width, at_least=1)
+        require_choice("dims", dims, (1, 2))
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        self.dims = dims
+        self.convs = nn.ModuleList([conv(in_channels if i == 0 else width, width, 3, padding=1) for i in range(4)])
+        self.head = nn.Linear(width, num_classes)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in list(self.convs) + [self.head]:
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) / math.sqrt(fan_in))
+                m.bias.zero_()
+        self.to(device=device, dtype=torch_dtype(dtype))
+
+    def forward(self, x):
+        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+        h = x
+        for conv, pooled in zip(self.convs, self.POOL_AFTER):
+            h = torch.relu(conv(h))
+            if pooled:
+                h = pool(h, 2)
+        return self.head(h.flatten(2).mean(-1))
