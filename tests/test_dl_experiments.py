@@ -138,3 +138,23 @@ def test_mse_family_settings():
 
     s = mse_family_settings(10.0, 500, (0.1,))
     assert s == (("dmse1", 1.0, 500, 0.1), ("dmse1", 10.0, 500, 0.1), ("dmse2", 10.0, 500, 0.1))
+
+
+def test_valley_width_along_a_parabola():
+    from landscape.experiments.cycle import width_along
+
+    alphas = np.linspace(-1, 1, 201)
+    # F = λ α² / 2: the rise 0.05 is reached at |α| = sqrt(0.1 / λ)
+    for lam in (0.5, 2.0, 8.0):
+        assert width_along(alphas, 0.5 * lam * alphas ** 2, 0.05) == pytest.approx(2 * np.sqrt(0.1 / lam), rel=1e-3)
+    assert width_along(alphas, 0.001 * alphas ** 2, 0.05) == pytest.approx(2.0)  # capped by the grid
+
+
+def test_cycle_config_rejects_a_period_past_the_run_or_the_plain_ce_one():
+    from landscape.experiments.cycle import CycleConfig
+
+    with pytest.raises(ConfigError, match="period_index"):
+        CycleConfig(period_index=20)
+    with pytest.raises(ConfigError, match="period_index"):
+        CycleConfig(period_index=13)  # the final plain-CE period of Fig. 4
+    assert CycleConfig().snapshot_steps().tolist()[:3] == [5001, 5501, 6001]

@@ -73,7 +73,8 @@ REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spira
                    "dl.followup.size_deepens_minima", "dl.followup.lr_flattens_minima",
                    "dl.followup.large_lr_edge_of_stability",
                    "dl.size.small_nets_rescued", "dl.size.overparam_generalizes_better", "dl.amp_period.map",
-                   "dl.followup.dmse_improves_validation", "dl.image.mnist1d"]
+                   "dl.followup.dmse_improves_validation", "dl.image.mnist1d",
+                   "dl.cycle.valleys_widen_then_narrow"]
 
 
 def test_claims_json_from_the_command_line():

@@ -156,3 +156,74 @@ def pyhessian_top_eigenvalues(model: nn.Module, criterion, x: torch.Tensor, y: t
         values, _ = h.eigenvalues(maxIter=max_iter, tol=tol, top_n=k)
         del h
     return torch.tensor(values, dtype=torch.float64)
+
+
+# ------------------------------------------------------------------------ spectral density and trace estimators
+def slq(matvec, size: int, vectors: int = 10, steps: int = 50, *, dtype=torch.float64, device=None, seed: int = 0):
+    """Stochastic Lanczos quadrature (Ghorbani et al. 2019; Yao et al. 2020) on a symmetric operator.
+
+    For each of `vectors` random Rademacher start vectors, `steps` Lanczos steps (full reorthogonalization) give the
+    Ritz values (nodes) and the squared first components of their eigenvectors (weights): a quadrature rule for the
+    spectral measure seen from that vector. Averaged over vectors, Σ weights·f(nodes) estimates (1/n) tr f(H).
+    Returns (nodes, weights), each of shape (vectors, m); rows of weights sum to 1.
+    """
+    require_int("vectors", vectors, at_least=1)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    nodes, weights = [], []
+    for _ in range(vectors):
+        v = torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1
+        alpha, beta, _ = lanczos(matvec, size, steps, dtype=dtype, device=device, start=v)
+        theta, U = torch.linalg.eigh(tridiagonal(alpha, beta))
+        m = min(steps, size)
+        node, weight = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+        node[: len(theta)], weight[: len(theta)] = theta.double().cpu(), (U[0] ** 2).double().cpu()
+        nodes.append(node)
+        weights.append(weight)
+    return torch.stack(nodes), torch.stack(weights)
+
+
+def spectral_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The SLQ quadrature smoothed with a Gaussian of width sigma, averaged over vectors: a density on `grid`."""
+    kernel = torch.exp(-0.5 * ((grid[:, None, None] - nodes[None]) / sigma) ** 2) / (sigma * (2 * torch.pi) ** 0.5)
+    return (kernel * weights[None]).sum(-1).mean(-1)
+
+
+def exact_density(eigenvalues: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The exact spectrum smoothed the same way (each eigenvalue with weight 1/n)."""
+    kernel = torch.exp(-0.5 * ((grid[:, None] - eigenvalues[None]) / sigma) ** 2) / (sigma * (2 * torch.pi) ** 0.5)
+    return kernel.mean(-1)
+
+
+def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0):
+    """Hutchinson's estimator tr H ≈ mean of vᵀHv over Rademacher v. Returns (estimate, standard error).
+
+    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative)."""
+    require_int("samples", samples, at_least=1)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    values = []
+    for _ in range(samples):
+        v = (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(device=device,
+                                                                                              dtype=dtype)
+        values.append(float(torch.dot(v, matvec(v))))
+    values = torch.tensor(values, dtype=torch.float64)
+    stderr = float(values.std(unbiased=True) / samples ** 0.5) if samples > 1 else float("nan")
+    return float(values.mean()), stderr
+
+
+@torch.no_grad()
+def loss_along(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, direction: torch.Tensor,
+               alphas) -> torch.Tensor:
+    """criterion(model_{θ + α d}(x), y) for each α: the loss along a direction d in parameter space (θ restored)."""
+    params = _params(model)
+    start = [p.detach().clone() for p in params]
+    d = unflatten(direction.to(start[0]), params)
+    out = []
+    try:
+        for a in alphas:
+            for p, p0, di in zip(params, start, d):
+                p.copy_(p0 + float(a) * di)
+            out.append(float(criterion(model(x), y)))
+    finally:
+        for p, p0 in zip(params, start):
+            p.copy_(p0)
+    return torch.tensor(out, dtype=torch.float64)

@@ -59,7 +59,8 @@ def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, nee
 
 
 def _load_all() -> None:
-    from . import amp_period, capacity, followup_mse, image, lrd_network, lrd_toy, size_lr, spiral  # noqa: F401
+    from . import (amp_period, capacity, cycle, followup_mse, image, lrd_network, lrd_toy,  # noqa: F401
+                   size_lr, spiral)
 
 
 def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) -> Claim:

@@ -93,4 +93,4 @@ def all_experiments() -> list[Experiment]:
 
 
 def _load_all() -> None:
-    from . import image, lrd_network, lrd_toy, size_lr, spiral, sweeps  # noqa: F401  (registers on import)
+    from . import cycle, image, lrd_network, lrd_toy, size_lr, spiral, sweeps  # noqa: F401  (registers on import)
