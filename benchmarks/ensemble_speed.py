@@ -2,7 +2,7 @@
 full-batch GD, trained both ways in one run, alternating the two ways so that load from other processes hits both.
 Prints the time per step of each way and their ratio (best of `--repeats` alternations), per dtype.
 
-Usage: python benchmarks/ensemble_speed.py [--members 20] [--steps 500] [--repeats 3] [--dtype float32 float64]
+Usage: python benchmarks/ensemble_speed.py [--members 20] [--steps 1000] [--repeats 5] [--dtype float32 float64]
 """
 
 import argparse
@@ -20,8 +20,8 @@ from landscape.training import train_full_batch
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--members", type=int, default=20)
-parser.add_argument("--steps", type=int, default=500)
-parser.add_argument("--repeats", type=int, default=3)
+parser.add_argument("--steps", type=int, default=1000)
+parser.add_argument("--repeats", type=int, default=5)
 parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
 parser.add_argument("--device", default="auto")
 args = parser.parse_args()
