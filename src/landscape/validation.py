@@ -31,3 +31,10 @@ def require_int(field: str, value, *, at_least: int = 0) -> None:
     ok = isinstance(value, int) and not isinstance(value, bool)
     require(ok, field, "an integer", value)
     require(value >= at_least, field, f"an integer >= {at_least}", value)
+
+
+def require_int_tuple(field: str, values, *, at_least: int = 0) -> None:
+    """A non-empty tuple of integers, each >= at_least."""
+    require(len(values) > 0, field, "a non-empty tuple of integers", values)
+    for v in values:
+        require_int(field, v, at_least=at_least)

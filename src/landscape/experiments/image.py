@@ -18,10 +18,10 @@ from ..ensemble import EnsembleMyrtle, train_ensemble
 from ..losses import LOSSES, GammaSchedule
 from ..models import torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int
+from ..validation import require, require_choice, require_int, require_int_tuple
 from . import Experiment, register
-from .common import compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups
-from .sweeps import CURVES, setting_label
+from .common import compare_prefix, log_arrays, replay_tolerance, run_groups
+from .sweeps import CURVES, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
 
@@ -49,16 +49,8 @@ class ImageConfig:
         require_choice("dataset", self.dataset, DATASETS)
         require_int("train_per_class", self.train_per_class, at_least=1)
         require_int("validation_per_class", self.validation_per_class, at_least=1)
-        require(len(self.widths) > 0, "widths", "a non-empty tuple of integers", self.widths)
-        for w in self.widths:
-            require_int("widths", w, at_least=1)
-        require(len(self.settings) > 0, "settings", "a non-empty tuple of (loss, A, T, η)", self.settings)
-        for s in self.settings:
-            require(isinstance(s, tuple) and len(s) == 4, "settings", "tuples (loss, A, T, η)", s)
-            require_choice("settings loss", s[0], LOSSES)
-            require_finite("settings amplitude", s[1], at_least=1.0)
-            require_int("settings period", s[2], at_least=1)
-            require_finite("settings lr", s[3], positive=True)
+        require_int_tuple("widths", self.widths, at_least=1)
+        validate_settings(self.settings)
         require_int("seeds", self.seeds, at_least=1)
         require_int("steps", self.steps, at_least=1)
         require_int("record_every", self.record_every, at_least=1)
@@ -127,25 +119,7 @@ def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, un
     with cpu_threads(1, device):
         outputs = run_groups([_width_group(config, w, steps, device) for w in config.widths], progress=progress,
                              checkpoint=checkpoint, description="widths")
-    arrays = stack_groups(outputs, CURVES + ("diverged_at",))
-    arrays["steps"] = outputs[0]["steps"]
-    members = config.members()
-    arrays["widths"] = np.array(config.widths)
-    arrays["member_setting"] = np.array([k for k, _ in members])
-    arrays["member_seed"] = np.array([s for _, s in members])
-    arrays["setting_loss"] = np.array([s[0] for s in config.settings])
-    arrays["setting_amplitude"] = np.array([float(s[1]) for s in config.settings])
-    arrays["setting_period"] = np.array([int(s[2]) for s in config.settings])
-    arrays["setting_lr"] = np.array([float(s[3]) for s in config.settings])
-    summary = {}
-    for i, w in enumerate(config.widths):
-        for k, s in enumerate(config.settings):
-            m = arrays["member_setting"] == k
-            key = f"c{w} {setting_label(s)}"
-            summary[f"{key} train_accuracy"] = float(np.nanmean(arrays["train_accuracy"][i, -1, m]))
-            summary[f"{key} validation_accuracy"] = float(np.nanmean(arrays["validation_accuracy"][i, -1, m]))
-            summary[f"{key} diverged"] = int((arrays["diverged_at"][i, m] >= 0).sum())
-    return arrays, summary
+    return sweep_arrays(config, outputs, width_prefix="c")
 
 
 def replay_image(config: ImageConfig, result, *, device):

@@ -14,7 +14,7 @@ import numpy as np
 from ..ensemble import EnsembleMLP, hessian_probe, train_ensemble
 from ..models import INITS, torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int
+from ..validation import require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
 from .common import (SpiralSplitConfig, compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups)
 
@@ -35,9 +35,7 @@ class SizeLRConfig:
     data: SpiralSplitConfig = field(default_factory=SpiralSplitConfig)
 
     def __post_init__(self):
-        require(len(self.widths) > 0, "widths", "a non-empty tuple of integers", self.widths)
-        for w in self.widths:
-            require_int("widths", w, at_least=1)
+        require_int_tuple("widths", self.widths, at_least=1)
         require(len(self.lrs) > 0, "lrs", "a non-empty tuple of numbers", self.lrs)
         for lr in self.lrs:
             require_finite("lrs", lr, positive=True)
