@@ -2,8 +2,9 @@
 and experiment version, or computes it (with a progress bar, resumable) and stores it with its provenance.
 
 A result is one compressed `.npz` file: named arrays (curves, tables) plus a JSON header holding the config, a
-summary of scalars, provenance and a checksum of the arrays. Writes are atomic (temporary file + rename); a file
-that cannot be read or fails its checksum is reported as corrupt and never half-read.
+summary of scalars, provenance and a checksum over the whole file (arrays and header). The header's config must hash
+to the file's key. Writes are atomic (temporary file + rename); a file that cannot be read, fails its checksum or
+whose config does not match its key is reported as corrupt and never half-read.
 
 Compute policy (`LANDSCAPE_COMPUTE`): "auto" (default) computes what is missing; "never" (set by `make test`
 and on CI) turns a missing result into a clear error instead of an hour of silent training.
@@ -29,16 +30,25 @@ import numpy as np
 import torch
 
 from . import __version__
+from .validation import ConfigError, UserError, require_choice
 
 META_KEY = "__meta__"
+FORMAT = 2  # 2: the checksum covers the header as well as the arrays
 
 
-class MissingResultError(RuntimeError):
+class MissingResultError(UserError, RuntimeError):
     """A stored result was required (compute policy "never") but none exists for this config and version."""
 
 
-class CorruptResultError(RuntimeError):
-    """A result file exists but cannot be read or fails its checksum."""
+class CorruptResultError(UserError, RuntimeError):
+    """A result file exists but cannot be read, fails its checksum, or its config does not match its key."""
+
+
+
+class ResultsNotWritableError(UserError, OSError):
+    """The results folder cannot be written, found before any compute starts."""
+
+    hint = "point LANDSCAPE_RESULTS at a writable folder"
 
 
 def results_root() -> Path:
@@ -53,8 +63,7 @@ def results_root() -> Path:
 
 def compute_policy() -> str:
     policy = os.environ.get("LANDSCAPE_COMPUTE", "never" if os.environ.get("CI") else "auto")
-    if policy not in ("auto", "never"):
-        raise ValueError(f"LANDSCAPE_COMPUTE={policy!r} is not allowed: it must be 'auto' or 'never'")
+    require_choice("LANDSCAPE_COMPUTE", policy, ("auto", "never"))
     return policy
 
 
@@ -62,9 +71,14 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """None/"auto" → CUDA when available, else CPU."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device!r} is not allowed: device must be 'auto', 'cpu' or 'cuda[:N]'") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' is not allowed here: no CUDA device is available (use 'cpu' or 'auto')")
+        raise ConfigError("device='cuda' is not allowed here: no CUDA device is available",
+                          hint="use --device cpu (or auto, which picks CUDA when there is one)")
+    require_choice("device", device.type, ("cpu", "cuda"))
     return device
 
 
@@ -92,16 +106,21 @@ def config_dict(config) -> dict:
 
 
 def config_key(name: str, version: int, config) -> str:
+    """12 hex digits of the SHA-256 of (experiment, version, config). Configs normalize their fields
+    (`validation.normalize_fields`), so the key does not depend on how a number was written."""
     blob = json.dumps({"experiment": name, "version": version, "config": config_dict(config)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def _checksum(arrays: dict[str, np.ndarray], header: dict) -> str:
+    """SHA-256 over every array (name, dtype, shape, bytes) and the canonical JSON of the header (all but the
+    checksum itself): editing any number in the file breaks it."""
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(a.tobytes())
+    h.update(json.dumps({k: v for k, v in header.items() if k != "checksum"}, sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -124,8 +143,11 @@ def save_result(path: Path, result: Result) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
-    meta = {"experiment": result.experiment, "key": result.key, "config": result.config, "summary": result.summary,
-            "provenance": result.provenance, "checksum": _checksum(arrays)}
+    # the header as it will read back (tuples become lists), so that the checksum is that of the stored JSON
+    meta = json.loads(json.dumps({"format": FORMAT, "experiment": result.experiment, "key": result.key,
+                                  "config": result.config, "summary": result.summary,
+                                  "provenance": result.provenance}))
+    meta["checksum"] = _checksum(arrays, meta)
     payload = dict(arrays)
     payload[META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -142,16 +164,25 @@ def save_result(path: Path, result: Result) -> None:
 
 
 def load_result(path: Path) -> Result:
+    """Read a result file whole, or raise CorruptResultError naming it: unreadable, an older format, a checksum that
+    does not match (an edited header or array), or a config that does not hash to the file's key."""
     path = Path(path)
+    hint = f"recompute it: python -m landscape run {path.parent.name} --preset {path.stem.split('-')[0]} --force"
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
+        experiment, key, config = meta["experiment"], meta["key"], meta["config"]
+        version = meta["provenance"]["experiment_version"]
     except Exception as exc:  # truncated zip, bad JSON, missing header …
-        raise CorruptResultError(f"{path}: cannot be read as a result file ({type(exc).__name__}: {exc})") from exc
-    if _checksum(arrays) != meta.get("checksum"):
-        raise CorruptResultError(f"{path}: checksum mismatch — the file was changed or damaged after it was written")
-    return Result(meta["experiment"], meta["key"], meta["config"], arrays, meta["summary"], meta["provenance"])
+        raise CorruptResultError(f"{path}: cannot be read as a result file ({type(exc).__name__})", hint) from exc
+    if meta.get("format") != FORMAT:
+        raise CorruptResultError(f"{path}: result format {meta.get('format', 1)} is not readable (need {FORMAT})", hint)
+    if _checksum(arrays, meta) != meta.get("checksum"):
+        raise CorruptResultError(f"{path}: checksum mismatch: changed or damaged after it was written", hint)
+    if config_key(experiment, version, config) != key or not path.stem.endswith(key):
+        raise CorruptResultError(f"{path}: its config does not hash to its key {key}", hint)
+    return Result(experiment, key, config, arrays, meta["summary"], meta["provenance"])
 
 
 def git_commit() -> str:
@@ -238,6 +269,16 @@ class Store:
     def stored(self, name: str) -> list[Path]:
         return sorted((self.root / name).glob("*.npz"))
 
+    def check_writable(self, name: str) -> None:
+        """Fail now, before any compute, if a result for `name` could not be written."""
+        folder = self.root / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ResultsNotWritableError(f"results folder {folder} is not writable ({exc.strerror})") from None
+
 
 def resolve(name: str, preset: str | None = "full", config=None):
     """(experiment, config, preset label) for a registered experiment name and a preset or explicit config."""
@@ -258,9 +299,11 @@ def load(name: str, preset: str | None = "full", config=None, store: Store | Non
     key = config_key(experiment.name, experiment.version, config)
     path = store.path(experiment.name, key, preset)
     if not path.exists():
+        how = f"python -m landscape run {name} --preset {preset}" if preset else "load_or_run(name, config=config)"
         raise MissingResultError(
-            f"no stored result for experiment {name!r} (preset {preset or 'custom'}, version {experiment.version}, "
-            f"key {key}) in {path.parent}. Make it with: python -m landscape run {name} --preset {preset or '…'}")
+            f"no stored result for {name} (preset {preset or 'custom'}, version {experiment.version}, key {key}) "
+            f"in {path.parent}", hint=f"make it with: {how}" + (" (with LANDSCAPE_COMPUTE=auto)"
+                                                                 if compute_policy() == "never" else ""))
     return load_result(path)
 
 
@@ -274,15 +317,18 @@ def load_or_run(name: str, preset: str | None = "full", config=None, *, device=N
     if not force and path.exists():
         try:
             return load_result(path)
-        except CorruptResultError:
+        except CorruptResultError as exc:
             if compute_policy() == "never":
                 raise
-            path.unlink()  # recomputed below
+            aside = path.with_name(path.name + ".corrupt")
+            os.replace(path, aside)  # kept for inspection, never read again; recomputed below
+            print(f"warning: {exc}; moved to {aside.name} and recomputing", file=sys.stderr)
     if compute_policy() == "never":
         load(name, preset, config, store)  # raises MissingResultError with the command to run
     global _threads_in_run
     _threads_in_run = None
     device = resolve_device(device)
+    store.check_writable(experiment.name)
     checkpoint = store.checkpoint(experiment.name, key)
     start = time.perf_counter()
     arrays, summary = experiment.run(config, device=device, progress=progress, checkpoint=checkpoint)

@@ -1,11 +1,27 @@
-"""Clear errors on bad input: every message names the field and what is allowed."""
+"""Clear errors on bad input: every message names the field and what is allowed; and configs whose fields are
+normalized (int/float, numpy scalars, lists/tuples) so that equal configs hash to the same stored key."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
+import typing
+
+import numpy as np
 
 
-class ConfigError(ValueError):
+class UserError(Exception):
+    """A problem the user can fix: the command line prints the message and `hint` (at most two lines), no traceback."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint or self.hint
+
+
+class ConfigError(UserError, ValueError):
     """A configuration field has a value outside what the experiment accepts."""
 
 
@@ -19,7 +35,7 @@ def require_choice(field: str, value, choices) -> None:
 
 
 def require_finite(field: str, value, *, positive: bool = False, at_least: float | None = None) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
     require(ok, field, "a finite number", value)
     if positive:
         require(value > 0, field, "> 0", value)
@@ -28,13 +44,56 @@ def require_finite(field: str, value, *, positive: bool = False, at_least: float
 
 
 def require_int(field: str, value, *, at_least: int = 0) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
     require(ok, field, "an integer", value)
     require(value >= at_least, field, f"an integer >= {at_least}", value)
 
 
 def require_int_tuple(field: str, values, *, at_least: int = 0) -> None:
     """A non-empty tuple of integers, each >= at_least."""
-    require(len(values) > 0, field, "a non-empty tuple of integers", values)
+    require(isinstance(values, tuple) and len(values) > 0, field, "a non-empty tuple of integers", values)
     for v in values:
         require_int(field, v, at_least=at_least)
+
+
+def _plain(value, hint):
+    """`value` as the plain Python type its annotation names: numbers.Real → float, Integral → int (a non-integral
+    value is left for the validator to reject), sequences → tuples (element types from tuple[...] hints)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is float and isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if hint is bool and isinstance(value, np.bool_):
+        return bool(value)
+    if hint is str and isinstance(value, np.str_):
+        return str(value)
+    if (hint is tuple or origin is tuple) and isinstance(value, (list, tuple, np.ndarray)):
+        if len(args) == 2 and args[1] is Ellipsis:
+            hints = [args[0]] * len(value)
+        elif args and len(args) == len(value):
+            hints = list(args)
+        else:
+            hints = [typing.Any] * len(value)
+        return tuple(_plain(v, h) for v, h in zip(value, hints))
+    if isinstance(value, np.generic):  # a numpy scalar under a loose hint
+        return value.item()
+    if isinstance(value, (list, np.ndarray)) and hint is typing.Any:
+        return tuple(_plain(v, typing.Any) for v in value)
+    return value
+
+
+def normalize_fields(config) -> None:
+    """Rewrite a (frozen) config dataclass's fields in place as plain Python values of their annotated types, so that
+    `Config(amplitude=70)`, `Config(amplitude=np.float32(70))` and `Config(amplitude=70.0)` are one config with one
+    key. Call it first in `__post_init__`."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, hint = getattr(config, f.name), hints.get(f.name, typing.Any)
+        plain = _plain(value, hint)
+        if hint is bool:
+            require(isinstance(plain, bool), f.name, "True or False", value)
+        if hint is str:
+            require(isinstance(plain, str), f.name, "a string", value)
+        if plain is not value:
+            object.__setattr__(config, f.name, plain)

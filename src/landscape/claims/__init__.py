@@ -2,7 +2,8 @@
 stored results, the criterion, and a status: reproduced / partly / not reproduced / not testable.
 
 Claims are computed only from stored results (never by training); a missing result makes the claim
-"not testable" with the command that produces it.
+"not testable" with the command that produces it; a damaged one (unreadable, edited) makes it "not testable" with
+`problem` set, and the command line exits non-zero.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from ..store import MissingResultError, Result, load
+from ..store import CorruptResultError, MissingResultError, Result, load
 
 STATUSES = ("reproduced", "partly", "not reproduced", "not testable")
 
@@ -25,6 +26,7 @@ class Claim:
     ours: str = ""  # our value, in words and numbers
     status: str = "not testable"
     values: dict = field(default_factory=dict)  # the numbers behind `ours`
+    problem: str = ""  # set when a stored result the claim reads is damaged
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -72,6 +74,9 @@ def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) ->
         except MissingResultError:
             base.ours = f"no stored result for {name} (make it with: python -m landscape run {name})"
             return base
+        except CorruptResultError as exc:
+            base.ours = base.problem = f"stored result damaged: {exc}"
+            return base
     status, ours, values = spec.evaluate(*loaded)
     return Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion, ours, status, values)
 
@@ -87,8 +92,8 @@ def evaluate_claims(chapter: str | None = None) -> list[Claim]:
             if name not in cache:
                 try:
                     cache[name] = load(name, "full")
-                except MissingResultError:
-                    pass
+                except (MissingResultError, CorruptResultError):
+                    pass  # evaluate_claim reports it
         out.append(evaluate_claim(spec, cache))
     return out
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ..data import Dataset, spiral_split
 from ..ensemble import EnsembleLog
 from ..store import Checkpoint
-from ..validation import require, require_finite, require_int
+from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison
 
 
@@ -29,6 +29,7 @@ class SpiralSplitConfig:
     split_seed: int = 0
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int("points_per_class", self.points_per_class, at_least=2)
         require_finite("validation_fraction", self.validation_fraction)
         require(0 < self.validation_fraction < 1, "validation_fraction", "in (0, 1)", self.validation_fraction)

@@ -22,7 +22,7 @@ from ..losses import weighted_cross_entropy
 from ..models import MLP, torch_dtype
 from ..store import cpu_threads
 from ..training import train_full_batch
-from ..validation import require, require_int, require_finite
+from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison, Experiment, register
 from .spiral import FIG4, SpiralConfig
 
@@ -42,6 +42,7 @@ class CycleConfig:
     rise: float = 0.05  # a valley's width along a direction: the α-interval where F stays below F(θ) + rise
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int("period_index", self.period_index)
         require_int("snapshots", self.snapshots, at_least=2)
         require_int("slq_vectors", self.slq_vectors, at_least=1)

@@ -18,10 +18,10 @@ from ..ensemble import EnsembleMyrtle, train_ensemble
 from ..losses import LOSSES, GammaSchedule
 from ..models import torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_int, require_int_tuple
+from ..validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from . import Experiment, register
 from .common import compare_prefix, log_arrays, replay_tolerance, run_groups
-from .sweeps import CURVES, sweep_arrays, validate_settings
+from .sweeps import CURVES, Setting, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
 
@@ -34,8 +34,8 @@ class ImageConfig:
     dataset: str = "mnist1d"
     train_per_class: int = 50
     validation_per_class: int = 50
-    widths: tuple = (2, 4, 8, 16)
-    settings: tuple = (("dce", 1.0, 50, 0.3), ("dce", 10.0, 50, 0.3))
+    widths: tuple[int, ...] = (2, 4, 8, 16)
+    settings: tuple[Setting, ...] = (("dce", 1.0, 50, 0.3), ("dce", 10.0, 50, 0.3))
     seeds: int = 4
     steps: int = 1500
     final_plain_ce: bool = True
@@ -46,6 +46,7 @@ class ImageConfig:
     subset_seed: int = 0
 
     def __post_init__(self):
+        normalize_fields(self)
         require_choice("dataset", self.dataset, DATASETS)
         require_int("train_per_class", self.train_per_class, at_least=1)
         require_int("validation_per_class", self.validation_per_class, at_least=1)

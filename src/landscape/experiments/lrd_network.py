@@ -21,7 +21,7 @@ from ..analysis.pca_landscape import fit_pca_surface, grid_axes
 from ..data import augment, balanced_subset, cifar10, mnist1d
 from ..models import VGG1d, VGGSmall, torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_finite, require_int
+from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison, Experiment, register
 
 
@@ -44,16 +44,17 @@ class LateDecayNetConfig:
     batch_size: int = 125
     max_shift: int = 4  # augmentation: random shift with zero padding (CIFAR: random crop, pad 4)
     main_epochs: int = 1000
-    decay_epochs: tuple = tuple(range(100, 901, 50))
+    decay_epochs: tuple[int, ...] = tuple(range(100, 901, 50))
     subpath_epochs: int = 200
     eval_every: int = 5
     snapshot_every: int = 10
-    grid_shape: tuple = (42, 31)  # (x₁ points, x₂ points), as the authors'
+    grid_shape: tuple[int, int] = (42, 31)  # (x₁ points, x₂ points), as the authors'
     grid_margin: float = 0.25
     pca_components: int = 5
     dtype: str = "float32"
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int("per_class", self.per_class, at_least=1)
         for name in ("lr", "decay_factor", "weight_decay", "momentum", "grid_margin"):
             require_finite(name, getattr(self, name), at_least=0.0)

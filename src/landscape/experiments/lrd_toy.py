@@ -18,7 +18,7 @@ import torch
 
 from .. import lrd_toy as toy
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int
+from ..validation import normalize_fields, require, require_choice, require_finite, require_int
 from . import Comparison, Experiment, register
 
 REPLAY_STEPS = 100
@@ -51,10 +51,10 @@ class DecayConfig:
 
     d: int = 50
     n: int = 20
-    gammas: tuple = (0.0, 1.0, 2.0)
-    noises: tuple = toy.NOISES
-    decay_steps: tuple = (0, 2_000, 5_000, 10_000, 20_000, 50_000)  # T₁
-    seeds: tuple = (0, 1, 2, 3, 4)
+    gammas: tuple[float, ...] = (0.0, 1.0, 2.0)
+    noises: tuple[str, ...] = toy.NOISES
+    decay_steps: tuple[int, ...] = (0, 2_000, 5_000, 10_000, 20_000, 50_000)  # T₁
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     lr: float = 0.01  # η of the large-LR phase
     decay_factor: float = 0.1
     small_lr_steps: int = 20_000  # T₂
@@ -66,6 +66,7 @@ class DecayConfig:
     dtype: str = "float64"
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int("d", self.d, at_least=2)
         require_int("n", self.n, at_least=1)
         require(self.n < self.d, "n", f"< d = {self.d} (the model must be overparameterized)", self.n)
@@ -211,19 +212,20 @@ class PictureConfig:
     """
 
     gamma: float = 1.0
-    seeds: tuple = (1, 2, 5)
+    seeds: tuple[int, ...] = (1, 2, 5)
     sigma: float = 0.2
     lr_large: float = 0.1
     lr_small: float = 0.01
     steps: int = 50_000
     init_norm: float = 1.5
     log_every: int = 25
-    extent: tuple = (-2.0, 2.0, -2.0, 2.0)  # w₁ min, w₁ max, w₂ min, w₂ max
+    extent: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)  # w₁ min, w₁ max, w₂ min, w₂ max
     grid_size: int = 161
     valley_points: int = 401
     valley_s_max: float = 6.0  # the valley is φ⁻¹(α_mn + s v), |s| ≤ s_max
 
     def __post_init__(self):
+        normalize_fields(self)
         require_finite("gamma", self.gamma, at_least=0.0)
         require(len(self.seeds) > 0, "seeds", "a non-empty tuple of integers >= 0", self.seeds)
         for s in self.seeds:

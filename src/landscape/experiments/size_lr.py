@@ -14,7 +14,7 @@ import numpy as np
 from ..ensemble import EnsembleMLP, hessian_probe, train_ensemble
 from ..models import INITS, torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int, require_int_tuple
+from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
 from .common import (SpiralSplitConfig, compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups)
 
@@ -23,8 +23,8 @@ CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accurac
 
 @dataclass(frozen=True)
 class SizeLRConfig:
-    widths: tuple = (8, 64, 512)
-    lrs: tuple = (0.1, 1.0)
+    widths: tuple[int, ...] = (8, 64, 512)
+    lrs: tuple[float, ...] = (0.1, 1.0)
     seeds: int = 20
     steps: int = 10_000
     record_every: int = 50
@@ -35,6 +35,7 @@ class SizeLRConfig:
     data: SpiralSplitConfig = field(default_factory=SpiralSplitConfig)
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int_tuple("widths", self.widths, at_least=1)
         require(len(self.lrs) > 0, "lrs", "a non-empty tuple of numbers", self.lrs)
         for lr in self.lrs:

@@ -18,7 +18,7 @@ from ..models import INITS, MLP, torch_dtype
 from ..ntk import ntk_max_eigenvalue
 from ..training import Probe, train_full_batch
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int
+from ..validation import normalize_fields, require, require_choice, require_finite, require_int
 from . import Comparison, Experiment, register
 
 REPLAY_STEPS = 300
@@ -43,7 +43,9 @@ class SpiralConfig:
     ntk_points: int = 50
 
     def __post_init__(self):
-        self.schedule()  # validates amplitude, period, steps
+        normalize_fields(self)
+        require_finite("amplitude", self.amplitude, at_least=1.0)
+        self.schedule()  # validates period and steps
         require_choice("init", self.init, INITS)
         require_int("width", self.width, at_least=1)
         require_finite("lr", self.lr, positive=True)
@@ -134,13 +136,14 @@ register(Experiment(
 class InitTableConfig:
     """Final training accuracy for each initialization × loss × seed, same protocol as Fig. 4 without probes."""
 
-    inits: tuple = INITS
-    amplitudes: tuple = (1.0, 70.0)
-    seeds: tuple = (0, 1, 2)
+    inits: tuple[str, ...] = INITS
+    amplitudes: tuple[float, ...] = (1.0, 70.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
     run: SpiralConfig = replace(FIG4, hessian_every=0, ntk_every=0)
     curve_every: int = 250
 
     def __post_init__(self):
+        normalize_fields(self)
         for init in self.inits:
             require_choice("inits", init, INITS)
         for a in self.amplitudes:

@@ -17,11 +17,14 @@ from ..ensemble import EnsembleMLP, train_ensemble
 from ..losses import LOSSES, GammaSchedule
 from ..models import INITS, torch_dtype
 from ..store import cpu_threads
-from ..validation import require, require_choice, require_finite, require_int, require_int_tuple
+from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
 from .common import SpiralSplitConfig, compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+
+
+Setting = tuple[str, float, int, float]  # (loss, amplitude A, period T, learning rate η)
 
 
 def validate_settings(settings) -> None:
@@ -70,8 +73,8 @@ def setting_label(setting) -> str:
 class SweepConfig:
     """widths × settings × seeds on the spiral split; settings are (loss, A, T, η) tuples."""
 
-    widths: tuple = (4, 8, 16, 32, 64, 128, 256, 512)
-    settings: tuple = (("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0),
+    widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
+    settings: tuple[Setting, ...] = (("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0),
                        ("dce", 70.0, 2000, 1.0))
     seeds: int = 10
     steps: int = 16_000
@@ -82,6 +85,7 @@ class SweepConfig:
     data: SpiralSplitConfig = field(default_factory=SpiralSplitConfig)
 
     def __post_init__(self):
+        normalize_fields(self)
         require_int_tuple("widths", self.widths, at_least=1)
         validate_settings(self.settings)
         require_int("seeds", self.seeds, at_least=1)

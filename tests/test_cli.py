@@ -1,0 +1,166 @@
+"""The command line as a user meets it: every problem a user can cause prints at most two lines (what is wrong, how
+to fix it) and exits non-zero; `--debug` shows the traceback."""
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from landscape import cli
+from landscape.experiments import get_experiment
+from landscape.store import Result, Store, config_key, load_or_run, save_result
+
+STORED = Store().root  # the committed results, before a test points LANDSCAPE_RESULTS elsewhere
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def short_error(err: str, *words):
+    lines = err.strip().splitlines()
+    assert 1 <= len(lines) <= 2, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+    return lines
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """An empty results folder for the command line."""
+    root = tmp_path / "results"
+    root.mkdir()
+    monkeypatch.setenv("LANDSCAPE_RESULTS", str(root))
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
+    return root
+
+
+def test_missing_result_when_computing_is_off(capsys, results, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "never")
+    code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke")
+    lines = short_error(err, "no stored result for spiral_ce")
+    assert code == 2 and lines[1] == "fix: make it with: python -m landscape run spiral_ce --preset smoke " \
+                                     "(with LANDSCAPE_COMPUTE=auto)"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu(capsys, results):
+    code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke", "--device", "cuda")
+    assert code == 2
+    short_error(err, "device='cuda'", "--device cpu")
+
+
+def test_bad_compute_policy(capsys, results, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "bogus")
+    code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke")
+    assert code == 2
+    short_error(err, "LANDSCAPE_COMPUTE='bogus'", "'auto', 'never'")
+
+
+def test_unwritable_results_folder(capsys, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("LANDSCAPE_RESULTS", str(tmp_path / "file" / "results"))
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
+    code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke", "--quiet")
+    assert code == 2
+    short_error(err, "not writable", "LANDSCAPE_RESULTS")
+
+
+def truncated_copy_of_stored_results(root):
+    shutil.copytree(STORED, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".partial"))
+    path = next((root / "spiral_ce").glob("full-*.npz"))
+    path.write_bytes(path.read_bytes()[:1000])
+    return path
+
+
+def test_claims_with_a_damaged_result_print_the_rest_and_fail(capsys, results):
+    path = truncated_copy_of_stored_results(results)
+    code, out, err = run_cli(capsys, "claims")
+    assert code == 1
+    short_error(err, "could not be evaluated")
+    damaged = [line for line in out.splitlines() if "damaged" in line]
+    assert damaged and all(path.name in line for line in damaged)
+    assert any(line.startswith("reproduced") for line in out.splitlines())  # the other claims are still there
+    code, out, _ = run_cli(capsys, "claims", "--json")
+    assert code == 1 and '"problem": "stored result damaged' in out
+
+
+def test_verify_reports_a_damaged_result(capsys, results):
+    path = truncated_copy_of_stored_results(results)
+    code, out, _ = run_cli(capsys, "verify", "spiral_ce")
+    assert code == 1 and f"CORRUPT {path}: cannot be read" in out and "1 failure(s)" in out
+
+
+def test_verify_with_nothing_stored_fails(capsys, results):
+    code, _, err = run_cli(capsys, "verify", "spiral_ce")
+    assert code == 1
+    short_error(err, "nothing to verify")
+    code, _, err = run_cli(capsys, "verify")
+    assert code == 1 and "nothing to verify" in err
+
+
+def test_verify_prints_the_largest_relative_difference_per_array(capsys, results):
+    load_or_run("spiral_ce", "smoke", device="cpu", progress=False)
+    code, out, _ = run_cli(capsys, "verify", "spiral_ce")
+    rows = [line for line in out.splitlines() if line.startswith("ok")]
+    assert code == 0 and rows and all("max rel diff" in row for row in rows)
+
+
+def test_stored_result_from_another_device_is_named(capsys, results):
+    exp = get_experiment("spiral_ce")
+    config = exp.preset("smoke")
+    key = config_key(exp.name, exp.version, config)
+    provenance = {"experiment_version": exp.version, "device": "cuda:0", "device_name": "NVIDIA H100",
+                  "wall_time_s": 1.0}
+    save_result(Store().path(exp.name, key, "smoke"),
+                Result(exp.name, key, dataclasses.asdict(config), {"objective": np.zeros(3)}, {}, provenance))
+    code, out, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke", "--device", "cpu")
+    assert code == 0 and "stored" in out
+    assert err.strip() == ("note: this stored result was computed on cuda:0 (NVIDIA H100), not cpu; add --force to "
+                           "recompute it on cpu")
+
+
+def test_interrupt_is_one_line_and_debug_shows_the_traceback(capsys, results, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_or_run", interrupted)
+    code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke")
+    assert code == 130 and err.strip().splitlines() == [
+        "interrupted: finished work is kept in the checkpoint; rerun the same command to resume"]
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["run", "spiral_ce", "--preset", "smoke", "--debug"])
+
+
+def test_debug_raises_instead_of_printing(results, monkeypatch):
+    from landscape.store import MissingResultError
+
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "never")
+    with pytest.raises(MissingResultError):
+        cli.main(["run", "spiral_ce", "--preset", "smoke", "--debug"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "spiral_ce", "--preset", "huge"], ["preset='huge'", "'smoke'"]),
+    (["run", "no_such"], ["experiment='no_such'", "'spiral_ce'"]),
+    (["verify", "no_such"], ["experiment='no_such'"]),
+])
+def test_unknown_names_are_named(capsys, results, argv, words):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    short_error(err, *words)
+
+
+def test_as_a_subprocess_no_traceback_reaches_the_user(results):
+    """The same through `python -m landscape`, as a user runs it."""
+    out = subprocess.run([sys.executable, "-m", "landscape", "run", "spiral_ce", "--preset", "smoke"],
+                         capture_output=True, text=True, env={**os.environ, "LANDSCAPE_COMPUTE": "never"})
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 2 and "Traceback" not in out.stderr
