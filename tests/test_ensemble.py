@@ -146,8 +146,10 @@ class Interrupt(Exception):
 
 
 def test_an_interrupted_ensemble_run_resumes_to_the_same_result(tmp_path, data):
-    kwargs = dict(schedules=GammaSchedule(3, 70.0, 40), lr=1.0, steps=400, record_every=3)
+    kwargs = dict(schedules=GammaSchedule(3, 70.0, 40), lr=1.0, steps=400, record_every=3, early_steps=300)
     reference = train_ensemble(EnsembleMLP.init(2, 12, 3, [0, 1]), data, **kwargs)
+    assert reference.early_objective.shape == (301, 2)  # the objective at every step t ≤ 300, the recorded ones too
+    np.testing.assert_array_equal(reference.early_objective[::3], reference.objective[:101])
 
     def boom(model, t):
         if t >= 250:
@@ -163,6 +165,7 @@ def test_an_interrupted_ensemble_run_resumes_to_the_same_result(tmp_path, data):
     resumed = train_ensemble(EnsembleMLP.init(2, 12, 3, [8, 9]), data, checkpoint=checkpoint, **kwargs)
     np.testing.assert_array_equal(resumed.objective, reference.objective)
     np.testing.assert_array_equal(resumed.accuracy, reference.accuracy)
+    np.testing.assert_array_equal(resumed.early_objective, reference.early_objective)
 
 
 @pytest.mark.parametrize("loss", LOSSES)

@@ -364,6 +364,7 @@ class EnsembleLog:
     probes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name → (steps, (n, E))
     diverged_at: np.ndarray = None
     final_state: list[torch.Tensor] | None = None
+    early_objective: np.ndarray | None = None  # (early_steps + 1, E): the objective at every step t ≤ early_steps
 
     @property
     def final_accuracy(self) -> np.ndarray:
@@ -404,17 +405,21 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
                    lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
                    eval_sets: dict[str, Dataset] | None = None, probes: Sequence[EnsembleProbe] = (),
                    checkpoint: Checkpoint | None = None, progress: bool = False,
-                   description: str = "ensemble", keep_final_state: bool = False) -> EnsembleLog:
+                   description: str = "ensemble", keep_final_state: bool = False,
+                   early_steps: int = 0) -> EnsembleLog:
     """Full-batch GD of every member on its own (dynamical) loss: θ_e ← θ_e − η_e ∇ F_e(θ_e, t).
 
     schedules: one GammaSchedule for all members, one per member (None = plain loss, Γ ≡ 1), or None for all.
     At each recorded step t (t % record_every == 0, and the last step) the training objective, static loss and
     accuracy of θ_t are kept, and every set in `eval_sets` is evaluated. A member whose objective turns non-finite
     is recorded as diverged at that step (its later values are NaN); the others go on.
+    early_steps: also keep the objective at every step t ≤ early_steps — the drift check's anchor, short enough that
+    float32 rounding differences between CPU kernels stay small in chaotic runs (they reach 50 % by step 400).
     """
     require_choice("loss", loss, LOSSES)
     require_int("steps", steps, at_least=0)
     require_int("record_every", record_every, at_least=1)
+    require_int("early_steps", early_steps, at_least=0)
     E, x, y = model.size, data.x, data.y
     device, dtype = x.device, x.dtype
     if schedules is None or isinstance(schedules, GammaSchedule):
@@ -436,6 +441,7 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
     evals = {k: {"loss": torch.full((R, E), nan, dtype=torch.float64, device=device),
                  "accuracy": torch.full((R, E), nan, dtype=torch.float64, device=device)} for k in eval_sets}
     probe_values: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in probes}
+    early = torch.full((min(early_steps, steps) + 1 if early_steps else 0, E), nan, dtype=torch.float64, device=device)
     first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
     any_diverged = False
     start = 0
@@ -447,6 +453,7 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
             evals[k]["loss"].copy_(state["evals"][k]["loss"]), evals[k]["accuracy"].copy_(state["evals"][k]["accuracy"])
         probe_values = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
         first_bad.copy_(state["first_bad"])
+        early.copy_(state["early"])
         any_diverged = bool((first_bad >= 0).any())
         start = int(state["next_step"])
     params = model.params
@@ -458,6 +465,8 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
             bad = ~torch.isfinite(obj)
             first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, t), first_bad)
             any_diverged = True
+        if t < len(early):
+            early[t] = obj.to(torch.float64)
         r = row_of.get(t)
         if r is not None:
             keep = (lambda v: torch.where(first_bad < 0, v, nan)) if any_diverged else (lambda v: v)
@@ -482,7 +491,7 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
             if checkpoint is not None and checkpoint.due() and t < steps:
                 checkpoint.save({"params": model.state(), "objective": objective, "static": static,
                                  "accuracy": accuracy, "evals": evals, "probes": probe_values, "first_bad": first_bad,
-                                 "next_step": t + 1, "records": R, "members": E})
+                                 "early": early, "next_step": t + 1, "records": R, "members": E})
     bar.close()
     diverged = first_bad.cpu().numpy()
     probes_out = {}
@@ -498,7 +507,8 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
         objective=objective.cpu().numpy(), static_loss=static.cpu().numpy(), accuracy=accuracy.cpu().numpy(),
         evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in evals.items()},
         probes=probes_out, diverged_at=diverged,
-        final_state=model.state() if keep_final_state else None)
+        final_state=model.state() if keep_final_state else None,
+        early_objective=early.cpu().numpy() if early_steps else None)
 
 
 # ---------------------------------------------------------------------------------------- Hessian probes

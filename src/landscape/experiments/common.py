@@ -51,6 +51,8 @@ def log_arrays(log: EnsembleLog) -> dict[str, np.ndarray]:
         out[f"{name}_loss"], out[f"{name}_accuracy"] = d["loss"], d["accuracy"]
     for name, (steps, values) in log.probes.items():
         out[f"{name}_steps"], out[name] = steps, values
+    if log.early_objective is not None:
+        out["early_objective"] = log.early_objective
     return out
 
 
@@ -92,6 +94,19 @@ def stack_groups(outputs: list[dict[str, np.ndarray]], keys=None) -> dict[str, n
     return out
 
 
+def compare_early(stored: dict, recomputed: dict, curves, dtype: str, groups=slice(None)) -> list[Comparison]:
+    """The drift check of an ensemble sweep: the recorded curves at step 0 (data, init, loss) at the replay
+    tolerance, and the objective at every step t ≤ EARLY_STEPS at the cross-kernel tolerance. `groups` picks the
+    stored groups (widths) that the replay recomputed."""
+    rtol, atol = replay_tolerance(dtype)
+    out = [Comparison(f"{name} at step 0", np.asarray(stored[name])[groups, :1], np.asarray(recomputed[name])[:, :1],
+                      rtol=rtol, atol=atol) for name in curves]
+    rtol, atol = early_tolerance(dtype)
+    out.append(Comparison("early_objective", np.asarray(stored["early_objective"])[groups],
+                          np.asarray(recomputed["early_objective"]), rtol=rtol, atol=atol))
+    return out
+
+
 def compare_prefix(stored: dict, recomputed: dict, names, rtol: float, atol: float) -> list[Comparison]:
     """Stored (groups, records, members) curves against a short rerun: the records of the rerun's steps."""
     out = []
@@ -103,8 +118,19 @@ def compare_prefix(stored: dict, recomputed: dict, names, rtol: float, atol: flo
     return out
 
 
+# Ensemble sweeps keep their objective at every step t ≤ EARLY_STEPS: the drift check compares that, because float32
+# runs at η = 1 are chaotic — another CPU kernel (AVX-512 vs AVX2 vs none) moves the losses at step 400 by up to 50 %.
+EARLY_STEPS = 50
+
+
 def replay_tolerance(dtype: str) -> tuple[float, float]:
     return (1e-8, 1e-10) if dtype == "float64" else (2e-4, 1e-6)
+
+
+def early_tolerance(dtype: str) -> tuple[float, float]:
+    """(rtol, atol) for the early objective across CPU kernels (measured: ≤ 2e-3 relative in float32 over the
+    first 50 steps, between AVX-512 and the default kernels; see docs/DESIGN.md)."""
+    return (1e-8, 1e-10) if dtype == "float64" else (2e-2, 1e-5)
 
 
 def torch_dtype_of(name: str):

@@ -19,7 +19,7 @@ from ..models import INITS, torch_dtype
 from ..store import cpu_threads
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
-from .common import SpiralSplitConfig, compare_prefix, log_arrays, replay_tolerance, run_groups, stack_groups
+from .common import EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, run_groups, stack_groups
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
@@ -41,7 +41,8 @@ def validate_settings(settings) -> None:
 def sweep_arrays(config, outputs, width_prefix: str):
     """Stack the width groups of an ensemble sweep into its stored arrays (curves, member and setting tables) and a
     summary of final accuracies per width × setting, keyed f"{width_prefix}{width} {setting}"."""
-    arrays = stack_groups(outputs, CURVES + ("diverged_at",))
+    arrays = stack_groups(outputs, CURVES + ("diverged_at",) + (("early_objective",) if "early_objective" in outputs[0]
+                                                                 else ()))
     arrays["steps"] = outputs[0]["steps"]
     members = config.members()
     arrays["widths"] = np.array(config.widths)
@@ -119,10 +120,10 @@ def _width_group(config: SweepConfig, width: int, steps: int, device, loss_group
                                  lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
                                  record_every=config.record_every, eval_sets={"validation": val},
                                  checkpoint=checkpoint.sub(kind) if checkpoint is not None else None,
-                                 progress=progress, description=f"width {width} {kind}")
+                                 progress=progress, description=f"width {width} {kind}", early_steps=EARLY_STEPS)
             parts.append((idx, log_arrays(log)))
         out = {}
-        for name in CURVES + ("diverged_at",):
+        for name in CURVES + ("diverged_at", "early_objective"):
             first = parts[0][1][name]
             full = np.full(first.shape[:-1] + (len(members),), np.nan if first.dtype.kind == "f" else -1,
                            dtype=first.dtype)
@@ -144,13 +145,10 @@ def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, un
 
 
 def replay_sweep(config: SweepConfig, result, *, device):
-    n = 2 * config.record_every if config.steps >= 2 * config.record_every else config.steps
     small = replace(config, widths=config.widths[:1] + config.widths[-1:]) if len(config.widths) > 2 else config
-    arrays, _ = run_sweep(small, device=device, progress=False, until=n)
+    arrays, _ = run_sweep(small, device=device, progress=False, until=EARLY_STEPS)
     keep = [0, len(config.widths) - 1] if len(config.widths) > 2 else list(range(len(config.widths)))
-    stored = {k: result[k][keep] for k in CURVES}
-    rtol, atol = replay_tolerance(config.dtype)
-    return compare_prefix(stored, arrays, CURVES, rtol, atol)
+    return compare_early(result.arrays, arrays, CURVES, config.dtype, groups=keep)
 
 
 def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
@@ -163,7 +161,7 @@ def register_sweep(name: str, version: int, title: str, chapter: str, full: Swee
 SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
 
 register_sweep(
-    "capacity", 1, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
+    "capacity", 2, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
     full=SweepConfig(),
     smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), seeds=2, steps=200,
                       record_every=20, data=SMOKE_DATA),
@@ -178,7 +176,7 @@ def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
 
 
 register_sweep(
-    "amp_period", 1, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
+    "amp_period", 2, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
     full=SweepConfig(widths=(64, 256), settings=amp_period_settings((3.0, 10.0, 30.0, 70.0), (100, 400, 1600, 4000)),
                      seeds=4),
     smoke=SweepConfig(widths=(4, 32), settings=amp_period_settings((10.0,), (10, 40)), seeds=2, steps=200,
@@ -195,7 +193,7 @@ def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.2)) -> tuple:
 
 
 register_sweep(
-    "followup_mse", 1, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
+    "followup_mse", 2, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
     full=SweepConfig(widths=(16, 64, 256), settings=mse_family_settings()),
     smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), seeds=2, steps=200,
                       record_every=20, data=SMOKE_DATA),
