@@ -54,7 +54,7 @@ class Dataset:
 
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
-        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {tuple(value.shape)}"
+        return f"a tensor of dtype {str(value.dtype).removeprefix('torch.')} and shape {tuple(value.shape)}"
     return f"a {type(value).__name__}"
 
 
