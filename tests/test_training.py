@@ -41,7 +41,7 @@ def test_bad_training_inputs(spiral_data):
         train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=float("inf"), steps=3)
     with pytest.raises(ConfigError, match="steps"):
         train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=0.1, steps=-1)
-    with pytest.raises(ValueError, match="gamma must have shape"):
+    with pytest.raises(ConfigError, match=r"^gamma=\(3, 3\).*shape \(steps \+ 1, C\) = \(6, 3\)"):
         train_full_batch(MLP(2, 8, 3), spiral_data, np.ones((3, 3)), lr=0.1, steps=5)
 
 

@@ -91,9 +91,8 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
     if gamma is None:
         gamma = torch.ones(steps + 1, data.num_classes)
     gamma = torch.as_tensor(np.asarray(gamma), dtype=x.dtype, device=device)
-    if gamma.shape != (steps + 1, data.num_classes):
-        raise ConfigError(f"gamma must have shape (steps + 1, C) = ({steps + 1}, {data.num_classes}); "
-                          f"got {tuple(gamma.shape)}")
+    require(gamma.shape == (steps + 1, data.num_classes), "gamma",
+            f"of shape (steps + 1, C) = ({steps + 1}, {data.num_classes})", tuple(gamma.shape))
     require(bool(torch.isfinite(gamma).all()), "gamma", "finite", "non-finite values")
     n = steps + 1
     objective = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
