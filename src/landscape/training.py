@@ -80,12 +80,13 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
     require_distinct_names(probes)
     params = [p for p in model.parameters() if p.requires_grad]
     require(len(params) > 0, "model", "a model with trainable parameters", type(model).__name__)
-    was_training = model.training
-    model.eval()  # no dropout draws in the check
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()  # no dropout draws or batch-norm updates in the check
     try:
         check_model_fits(model, params, data, (1, data.num_classes))
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     x, y = data.x, data.y
     device = x.device
     if gamma is None:
