@@ -85,8 +85,18 @@ def test_claims_json_from_the_command_line():
         assert cid in claims, cid
         c = claims[cid]
         assert {"id", "status", "paper", "ours", "criterion", "source"} <= set(c)
-        assert c["status"] in ("reproduced", "partly", "not reproduced", "not testable")
         assert c["status"] != "not testable", f"{cid}: {c['ours']}"  # computed from the stored full run
+
+
+@pytest.mark.parametrize("status", ["reproducd", "Reproduced", "", None])
+def test_a_claim_with_an_unknown_status_is_an_error_naming_the_allowed_ones(status):
+    from landscape.claims import STATUSES, Claim
+
+    with pytest.raises(ValueError, match="status") as err:
+        Claim("x.y", "chapter", "paper", "Fig. 1", "criterion", status=status)
+    assert all(s in str(err.value) for s in STATUSES)
+    for ok in STATUSES:
+        assert Claim("x.y", "chapter", "paper", "Fig. 1", "criterion", status=ok).status == ok
 
 
 def test_cli_errors_name_the_field():

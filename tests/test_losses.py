@@ -87,7 +87,7 @@ def test_gamma_shape_mismatch_is_an_error():
 
 
 # ------------------------------------------------------------------- MSE variants (the book's reading of 2410.10690)
-from landscape.losses import LOSSES, dmse1, dmse2, dynamical_loss, mse  # noqa: E402
+from landscape.losses import LOSSES, dmse1, dmse2, dynamical_loss, mse, per_member_losses  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", ["dmse1", "dmse2"])
@@ -126,6 +126,18 @@ def test_dmse_forms_weight_samples_or_outputs():
 
 
 def test_dynamical_loss_names_the_allowed_kinds():
-    with pytest.raises(ConfigError, match="loss"):
-        dynamical_loss("hinge", torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), torch.ones(3))
-    assert LOSSES == ("dce", "dmse1", "dmse2")
+    """Every advertised kind computes its own loss, in one model and in an ensemble, and an unknown kind's error
+    names them all. Sample 0 (class 0) has logits (0, 1, 0), sample 1 (class 2) zeros; Γ = (2, 1, 0.5)."""
+    logits = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    y, gamma = torch.tensor([0, 2]), torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64)
+    ce0, ce1 = np.log(2 + np.e), np.log(3.0)  # −log softmax at the true class
+    expected = {"dce": ((2 * ce0 + 0.5 * ce1) / 2, (ce0 + ce1) / 2),  # (objective, static loss)
+                "dmse1": ((2 * 2 + 0.5 * 1) / 2, 1.5),  # sample 0 misses twice, weighted by Γ₀
+                "dmse2": ((2 * 1 + 1 * 1 + 0.5 * 1) / 2, 1.5)}  # each miss weighted by its output's Γ
+    with pytest.raises(ConfigError, match="loss") as err:
+        dynamical_loss("hinge", logits, y, gamma)
+    for kind in LOSSES:
+        assert repr(kind) in str(err.value)
+        assert dynamical_loss(kind, logits, y, gamma).item() == pytest.approx(expected[kind][0], rel=1e-12)
+        objective, static = per_member_losses(kind, logits[None], y, gamma[None])
+        assert (objective.item(), static.item()) == pytest.approx(expected[kind], rel=1e-12)

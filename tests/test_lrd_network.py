@@ -40,10 +40,23 @@ def test_pca_surface_recovers_a_trajectory_on_a_curved_surface():
     assert surface.explained_variance_ratio.sum() == pytest.approx(1.0)
 
 
-def test_pca_surface_is_deterministic_in_sign():
-    pts = torch.randn(10, 30, dtype=torch.float64)
-    s1, s2 = fit_pca_surface(pts), fit_pca_surface(pts.clone())
-    torch.testing.assert_close(s1.components, s2.components)
+def test_pca_surface_sign_does_not_depend_on_the_svd_backend(monkeypatch):
+    """An SVD that returns some singular vectors with the opposite sign (as another backend may) gives the same
+    surface: components, coordinates and quadratic."""
+    pts = torch.randn(10, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    reference = fit_pca_surface(pts)
+    svd = torch.linalg.svd
+
+    def flipped_svd(a, full_matrices=True):
+        u, s, vh = svd(a, full_matrices=full_matrices)
+        signs = torch.tensor([(-1.0) ** (i + 1) for i in range(len(s))], dtype=a.dtype)  # flip pc₁, pc₃, pc₅…
+        return u * signs, s, vh * signs[:, None]
+
+    monkeypatch.setattr(torch.linalg, "svd", flipped_svd)
+    flipped = fit_pca_surface(pts)
+    torch.testing.assert_close(flipped.components, reference.components)
+    np.testing.assert_allclose(flipped.quadratic, reference.quadratic, rtol=1e-10, atol=1e-12)
+    assert bool((reference.components.sum(1) > 0).all())  # the rule: each component's entries sum to > 0
     with pytest.raises(ValueError, match="points"):
         fit_pca_surface(torch.randn(2, 5))
 

@@ -41,7 +41,7 @@ def test_bad_training_inputs(spiral_data):
         train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=float("inf"), steps=3)
     with pytest.raises(ConfigError, match="steps"):
         train_full_batch(MLP(2, 8, 3), spiral_data, None, lr=0.1, steps=-1)
-    with pytest.raises(ValueError, match="gamma must have shape"):
+    with pytest.raises(ConfigError, match=r"^gamma=\(3, 3\).*shape \(steps \+ 1, C\) = \(6, 3\)"):
         train_full_batch(MLP(2, 8, 3), spiral_data, np.ones((3, 3)), lr=0.1, steps=5)
 
 
@@ -69,3 +69,11 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, spiral_data):
                                [Probe("ntk", 7, lambda m, t: float(m[0].weight.detach().sum()))], checkpoint=checkpoint)
     np.testing.assert_array_equal(resumed.objective, reference.objective)
     np.testing.assert_array_equal(resumed.probes["ntk"][1], reference.probes["ntk"][1])
+
+
+def test_the_fit_check_leaves_module_modes_alone(spiral_data):
+    """train_full_batch checks the model on one sample in eval mode, then restores each module's own mode."""
+    model = MLP(2, 8, 3)
+    model[1].eval()  # a mixed model: the ReLU in eval mode, the rest training
+    train_full_batch(model, spiral_data, None, lr=0.1, steps=1)
+    assert model.training and model[0].training and not model[1].training

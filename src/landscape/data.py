@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .validation import require_int
+from .models import float_dtype, torch_device
+from .validation import require, require_finite, require_int
+
+SEED_MAX = 2 ** 32 - 1  # numpy's legacy seeds
 
 
 @dataclass
@@ -24,14 +27,40 @@ class Dataset:
     num_classes: int
     name: str = ""
 
+    def __post_init__(self):
+        """Checked once where the data are built: shapes, label type and label range."""
+        require(isinstance(self.x, torch.Tensor) and self.x.is_floating_point() and self.x.dim() >= 2, "x",
+                "a floating-point tensor of shape (P, features…)", _describe(self.x))
+        require(isinstance(self.y, torch.Tensor) and self.y.dtype == torch.int64 and self.y.dim() == 1, "y",
+                "an int64 (torch.long) tensor of shape (P,)", _describe(self.y))
+        require(len(self.y) == len(self.x) > 0, "y", f"one label per sample of x ({len(self.x)} samples, at least 1)",
+                _describe(self.y))
+        require_int("num_classes", self.num_classes, at_least=1)
+        low, high = int(self.y.min()), int(self.y.max())
+        require(low >= 0 and high < self.num_classes, "y", f"labels in 0 … num_classes − 1 = {self.num_classes - 1}",
+                f"labels in {low} … {high}")
+
     def __len__(self) -> int:
         return len(self.y)
 
     def to(self, device=None, dtype=None) -> "Dataset":
+        device = torch_device(device)
+        dtype = None if dtype is None else float_dtype(dtype)
         return Dataset(self.x.to(device=device, dtype=dtype), self.y.to(device), self.num_classes, self.name)
 
     def subset(self, index) -> "Dataset":
         return Dataset(self.x[index], self.y[index], self.num_classes, self.name)
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of dtype {str(value.dtype).removeprefix('torch.')} and shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def _require_seed(field: str, seed) -> None:
+    require_int(field, seed)
+    require(seed <= SEED_MAX, field, f"an integer in 0 … {SEED_MAX}", seed)
 
 
 def spiral_arrays(points_per_class: int = 100, num_classes: int = 3, noise: float = 0.2, seed: int = 0):
@@ -42,6 +71,8 @@ def spiral_arrays(points_per_class: int = 100, num_classes: int = 3, noise: floa
     """
     require_int("points_per_class", points_per_class, at_least=1)
     require_int("num_classes", num_classes, at_least=2)
+    require_finite("noise", noise, at_least=0.0)
+    _require_seed("seed", seed)
     rng = np.random.RandomState(seed)
     xs, ys = [], []
     for j in range(num_classes):
@@ -55,6 +86,7 @@ def spiral_arrays(points_per_class: int = 100, num_classes: int = 3, noise: floa
 
 def spiral(points_per_class: int = 100, num_classes: int = 3, noise: float = 0.2, seed: int = 0,
            dtype=torch.float64) -> Dataset:
+    dtype = float_dtype(dtype)
     x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
     return Dataset(torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=torch.long), num_classes, "spiral")
 
@@ -79,6 +111,8 @@ def mnist1d(seed: int = 42, dtype=torch.float32) -> tuple[Dataset, Dataset]:
 
     Returned as (train, test) with x of shape (N, 1, 40) for 1-D convolutions. seed 42 is the package's default.
     """
+    _require_seed("seed", seed)
+    dtype = float_dtype(dtype)
     x, y, xt, yt = _mnist1d_arrays(seed)
     to = lambda a, b: Dataset(torch.tensor(a, dtype=dtype).unsqueeze(1), torch.tensor(b, dtype=torch.long), 10,
                               "mnist1d")
@@ -89,13 +123,14 @@ def balanced_subset(data: Dataset, per_class: int, seed: int = 0) -> Dataset:
     """A class-balanced random subset with `per_class` samples of each class (as the late-decay authors' CIFAR-10
     subset), in a seeded random order."""
     require_int("per_class", per_class, at_least=1)
+    _require_seed("seed", seed)
     rng = np.random.RandomState(seed)
     labels = data.y.cpu().numpy()
     picks = []
     for c in range(data.num_classes):
         idx = np.nonzero(labels == c)[0]
-        if len(idx) < per_class:
-            raise ValueError(f"per_class={per_class} is not allowed: class {c} has only {len(idx)} samples")
+        require(len(idx) >= per_class, "per_class", f"at most {len(idx)} (class {c} has only {len(idx)} samples)",
+                per_class)
         picks.append(rng.choice(idx, per_class, replace=False))
     order = rng.permutation(np.concatenate(picks))
     return data.subset(torch.as_tensor(order))
@@ -104,6 +139,8 @@ def balanced_subset(data: Dataset, per_class: int, seed: int = 0) -> Dataset:
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
     """Shift each 1-D signal by a random integer in [−max_shift, max_shift] with zero padding — the 1-D analogue of
     CIFAR's random crop with padding."""
+    require(x.dim() == 3, "x", "signals of shape (N, channels, length)", _describe(x))
+    require_int("max_shift", max_shift)
     n, length = x.shape[0], x.shape[-1]
     padded = torch.nn.functional.pad(x, (max_shift, max_shift))
     offsets = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
@@ -128,6 +165,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def cifar10(path: str | os.PathLike | None = None, dtype=torch.float32) -> tuple[Dataset, Dataset]:
     """CIFAR-10 from a local copy of the standard python-pickle batches (`data_batch_1` … `data_batch_5`,
     `test_batch`), normalized per channel. The book never downloads it: pass `path` or set LANDSCAPE_CIFAR10."""
+    dtype = float_dtype(dtype)
     folder = path or os.environ.get(CIFAR10_ENV)
     if not folder:
         raise FileNotFoundError(f"CIFAR-10 is not downloaded by this book: set {CIFAR10_ENV} to the folder holding "
@@ -152,6 +190,8 @@ def cifar10(path: str | os.PathLike | None = None, dtype=torch.float32) -> tuple
 def random_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
     """Random crop of the original size from the zero-padded image, and a horizontal flip with probability ½ — the
     standard CIFAR augmentation."""
+    require(x.dim() == 4, "x", "images of shape (N, channels, height, width)", _describe(x))
+    require_int("pad", pad)
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
@@ -167,7 +207,10 @@ def random_crop_flip(x: torch.Tensor, pad: int, generator: torch.Generator) -> t
 
 def augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
     """The augmentation matching the data's shape: a random shift for 1-D signals, crop + flip for images."""
+    require(x.dim() in (3, 4), "x", "signals (N, channels, length) or images (N, channels, height, width)",
+            _describe(x))
     return random_shift(x, shift, generator) if x.ndim == 3 else random_crop_flip(x, shift, generator)
+
 
 def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, noise: float = 0.2, seed: int = 0,
                  split_seed: int = 0, num_classes: int = 3, dtype=torch.float64) -> tuple[Dataset, Dataset]:
@@ -176,9 +219,10 @@ def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, 
 
     The points of each set stay ordered by class, as in the authors' training set.
     """
-    from .validation import require
-
+    require_finite("validation_fraction", validation_fraction)
     require(0 < validation_fraction < 1, "validation_fraction", "in (0, 1)", validation_fraction)
+    _require_seed("split_seed", split_seed)
+    dtype = float_dtype(dtype)
     x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
     rng = np.random.RandomState(split_seed)
     n_val = int(round(points_per_class * validation_fraction))

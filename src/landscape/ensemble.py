@@ -16,6 +16,7 @@ The two MSE forms are the book's reading of Lavin & Ruiz-Garcia (2024); see `los
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -28,7 +29,18 @@ from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
 from .store import Checkpoint
+from .training import check_model_fits, require_distinct_names
 from .validation import ConfigError, require, require_choice, require_finite, require_int
+
+
+def _seeds(seeds) -> list[int]:
+    """A non-empty sequence of integer seeds >= 0 (numpy integers too), as Python ints."""
+    require(isinstance(seeds, (Sequence, np.ndarray)) and len(seeds) > 0, "seeds",
+            "a non-empty sequence of integers", seeds)
+    for s in seeds:
+        ok = isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+        require(ok, "seeds", "a non-empty sequence of integers >= 0", s)
+    return [int(s) for s in seeds]
 
 
 # ----------------------------------------------------------------------------------------------------- models
@@ -113,9 +125,8 @@ class EnsembleMLP(EnsembleModel):
     def init(cls, in_features: int, width: int, out_features: int, seeds: Sequence[int], depth: int = 1,
              init: str = "ntk2021", dtype: str = "float64", device=None) -> "EnsembleMLP":
         """Member e is `MLP(..., seed=seeds[e])`, exactly."""
-        require(len(seeds) > 0, "seeds", "a non-empty sequence of integers", seeds)
-        return cls.from_models([MLP(in_features, width, out_features, depth=depth, init=init, seed=int(s),
-                                    dtype=dtype, device=device) for s in seeds])
+        return cls.from_models([MLP(in_features, width, out_features, depth=depth, init=init, seed=s,
+                                    dtype=dtype, device=device) for s in _seeds(seeds)])
 
     def _layer(self, params, i):
         step = 2 if self.biases is not None else 1
@@ -230,6 +241,9 @@ class EnsembleMyrtle(EnsembleModel):
 
     def __init__(self, convs: list[tuple[torch.Tensor, torch.Tensor]], head: tuple[torch.Tensor, torch.Tensor],
                  dims: int = 1, chunk: int | None = None):
+        require_choice("dims", dims, (1, 2))
+        if chunk is not None:
+            require_int("chunk", chunk, at_least=1)
         self.dims, self.chunk = dims, chunk
         self.params = [t.detach().clone().contiguous().requires_grad_(True) for w, b in convs for t in (w, b)]
         self.params += [t.detach().clone().contiguous().requires_grad_(True) for t in head]
@@ -247,9 +261,8 @@ class EnsembleMyrtle(EnsembleModel):
         """Member e is `Myrtle(width, ..., seed=seeds[e])`, exactly."""
         from .models import Myrtle
 
-        require(len(seeds) > 0, "seeds", "a non-empty sequence of integers", seeds)
-        return cls.from_models([Myrtle(width, dims, in_channels, num_classes, seed=int(s), dtype=dtype,
-                                       device=device) for s in seeds], chunk)
+        return cls.from_models([Myrtle(width, dims, in_channels, num_classes, seed=s, dtype=dtype,
+                                       device=device) for s in _seeds(seeds)], chunk)
 
     def forward(self, x, params=None):
         from .models import Myrtle
@@ -348,6 +361,10 @@ class EnsembleProbe:
     every: int
     fn: Callable[[EnsembleModel, int], np.ndarray | torch.Tensor]
 
+    def __post_init__(self):
+        require_int("every", self.every, at_least=1)
+        require(callable(self.fn), "fn", "a callable fn(model, step)", self.fn)
+
     def due(self, step: int, last: int) -> bool:
         return step % self.every == 0 or step == last
 
@@ -372,10 +389,22 @@ class EnsembleLog:
 
 
 def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
-    values = np.broadcast_to(np.asarray(lr, dtype=np.float64), (E,))
+    allowed = f"a number > 0 or a sequence of {E} such numbers (one per member)"
+    try:
+        values = np.asarray(lr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"lr={lr!r} is not allowed: lr must be {allowed}") from None
+    require(values.ndim == 0 or values.shape == (E,), "lr", allowed, lr)
+    values = np.broadcast_to(values, (E,))
     for v in values:
         require_finite("lr", float(v), positive=True)
     return torch.as_tensor(values.copy(), dtype=dtype, device=device)
+
+
+def _describe_set(data) -> str:
+    if not isinstance(data, Dataset):
+        return type(data).__name__
+    return f"{data.num_classes} classes, samples of shape {tuple(data.x.shape[1:])}, {data.x.dtype}, on {data.x.device}"
 
 
 def predictions(logits: torch.Tensor) -> torch.Tensor:
@@ -387,6 +416,7 @@ def predictions(logits: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(model: EnsembleModel, data: Dataset, loss: str = "dce", batch: int = 8192):
     """Static loss and accuracy of every member on `data`: two (E,) tensors."""
+    require_int("batch", batch, at_least=1)
     E = model.size
     total, correct = torch.zeros(E, dtype=torch.float64, device=data.x.device), torch.zeros(
         E, dtype=torch.float64, device=data.x.device)
@@ -420,7 +450,14 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
     require_int("steps", steps, at_least=0)
     require_int("record_every", record_every, at_least=1)
     require_int("early_steps", early_steps, at_least=0)
+    require_distinct_names(probes)
     E, x, y = model.size, data.x, data.y
+    check_model_fits(model, model.params, data, (E, 1, data.num_classes))
+    for name, other in (eval_sets or {}).items():
+        require(isinstance(other, Dataset) and other.num_classes == data.num_classes
+                and other.x.shape[1:] == x.shape[1:] and other.x.dtype == x.dtype and other.x.device == x.device,
+                f"eval_sets[{name!r}]", f"a Dataset like the training data ({data.num_classes} classes, samples of "
+                f"shape {tuple(x.shape[1:])}, {x.dtype}, on {x.device})", _describe_set(other))
     device, dtype = x.device, x.dtype
     if schedules is None or isinstance(schedules, GammaSchedule):
         schedules = [schedules] * E
@@ -592,6 +629,9 @@ def ensemble_top_eigenvalue(model: EnsembleModel, criterion, x: torch.Tensor, la
 def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps: int = 20,
                   name: str = "hessian_max") -> EnsembleProbe:
     """λ_max of ∇²F(θ_t, t) of every member, on the whole training set, every `every` steps."""
+    require_choice("loss", loss, LOSSES)
+    require_int("lanczos_steps", lanczos_steps, at_least=1)
+
     def fn(model, t):
         sched = schedules if isinstance(schedules, (list, tuple)) else [schedules] * model.size
         gamma = torch.as_tensor(GammaBank(sched, data.num_classes, data.x.dtype, data.x.device).table(t, t + 1)[0],

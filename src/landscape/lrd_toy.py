@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .models import float_dtype, torch_device
 from .store import Checkpoint
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
@@ -220,6 +221,9 @@ class Problem:
     @classmethod
     def from_arrays(cls, X, alpha_star, *, dtype=torch.float64, device="cpu") -> "Problem":
         """One problem from an explicit X (n, d) and α* (d,)."""
+        require(np.ndim(X) == 2, "X", "a matrix of shape (n, d)", np.shape(X))
+        require(np.ndim(alpha_star) == 1, "alpha_star", "a vector of shape (d,)", np.shape(alpha_star))
+        dtype, device = float_dtype(dtype), torch_device(device)
         X = torch.as_tensor(np.asarray(X, dtype=np.float64), dtype=dtype, device=device).reshape(1, *np.shape(X))
         a = torch.as_tensor(np.asarray(alpha_star, dtype=np.float64), dtype=dtype, device=device).reshape(1, -1)
         require(X.shape[2] == a.shape[1], "alpha_star", f"a vector of length d = {X.shape[2]}", tuple(a.shape))
@@ -233,6 +237,7 @@ def make_problem(seeds, n: int, d: int, *, dtype=torch.float64, device="cpu") ->
     require_int("n", n, at_least=1)
     require_int("d", d, at_least=2)
     require(n < d, "n", f"< d = {d} (the model must be overparameterized)", n)
+    dtype, device = float_dtype(dtype), torch_device(device)
     Xs, alphas = [], []
     for seed in seeds:
         rng = np.random.default_rng([seed, DATA_STREAM])
@@ -246,7 +251,9 @@ def make_problem(seeds, n: int, d: int, *, dtype=torch.float64, device="cpu") ->
 def initial_points(seeds, d: int, norm: float, *, dtype=torch.float64, device="cpu") -> torch.Tensor:
     """w₀ uniform on the sphere of radius `norm` (the notes' check uses ‖w₀‖ = 1.5), one per seed, shape (S, d)."""
     seeds = _seeds(seeds)
+    require_int("d", d, at_least=1)
     require_finite("init_norm", norm, positive=True)
+    dtype, device = float_dtype(dtype), torch_device(device)
     out = []
     for seed in seeds:
         g = np.random.default_rng([seed, INIT_STREAM]).standard_normal(d)
@@ -391,6 +398,7 @@ def gd_polish(w: torch.Tensor, problem: Problem, gamma, lr, steps: int, alive: t
               start_step=0, diverged_at: torch.Tensor | None = None) -> torch.Tensor:
     """`steps` full-batch GD steps on L̂ at learning rate lr (broadcast to (S, M)); runs that turn non-finite are
     recorded in diverged_at (at start_step + k + 1) and frozen."""
+    require_int("steps", steps)
     gamma = _like(gamma, w)
     lr = _like(lr, w).expand(w.shape[:-1]).clone()
     w = w.clone()
@@ -424,16 +432,24 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
     keep_points: also keep the iterates at the logged steps, extra["points"] (S, M, L, d) (for pictures). Non-finite
     runs are recorded in diverged_at and frozen, never raised. Resumable through `checkpoint`.
     """
+    require(isinstance(problem, Problem), "problem", "a Problem (make_problem or Problem.from_arrays)",
+            type(problem).__name__)
+    require(isinstance(variants, Variants), "variants", "a Variants (Variants(...) or Variants.grid)",
+            type(variants).__name__)
+    require(isinstance(schedule, Schedule), "schedule", "a Schedule", type(schedule).__name__)
     require_int("log_every", log_every, at_least=1)
     require_int("prefix_steps", prefix_steps)
+    if until is not None:
+        require_int("until", until)
     device, dtype = problem.X.device, problem.X.dtype
     S, n, d = problem.S, problem.n, problem.d
     M = len(variants)
     require(schedule.batch_size <= n, "batch_size", f"<= n = {n}", schedule.batch_size)
     w0 = torch.as_tensor(w0, dtype=dtype, device=device)
+    require(tuple(w0.shape) in ((S, d), (S, M, d)), "w0", f"of shape (S, d) = ({S}, {d}) or (S, M, d) = ({S}, {M}, "
+            f"{d})", tuple(w0.shape))
     if w0.dim() == 2:
         w0 = w0.unsqueeze(1).expand(S, M, d)
-    require(tuple(w0.shape) == (S, M, d), "w0", f"of shape (S, d) = ({S}, {d}) or (S, M, d)", tuple(w0.shape))
     require(bool(torch.isfinite(w0).all()), "w0", "finite", "non-finite values")
 
     gamma = torch.tensor(variants.gamma, dtype=dtype, device=device)
@@ -555,6 +571,11 @@ def loss_grid(problem: Problem, gamma: float, extent, size: int) -> dict[str, np
     """Train and test loss on a size × size grid of w ∈ [x0, x1] × [y0, y1] (d = 2, one problem).
     Returns w1 (size,), w2 (size,), train (size, size) and test (size, size) indexed [i2, i1] (rows = w2)."""
     require(problem.d == 2 and problem.S == 1, "problem", "one problem with d = 2", (problem.S, problem.d))
+    ok = isinstance(extent, (tuple, list, np.ndarray)) and len(extent) == 4 and all(
+        isinstance(v, (int, float, np.number)) and math.isfinite(v) for v in extent)
+    require(ok and extent[0] < extent[1] and extent[2] < extent[3], "extent",
+            "finite (x0, x1, y0, y1) with x0 < x1 and y0 < y1", extent)
+    require_int("size", size, at_least=2)
     x0, x1, y0, y1 = extent
     w1 = torch.linspace(x0, x1, size, dtype=problem.X.dtype, device=problem.X.device)
     w2 = torch.linspace(y0, y1, size, dtype=problem.X.dtype, device=problem.X.device)
@@ -570,6 +591,8 @@ def valley_curve(problem: Problem, gamma: float, s_max: float, points: int) -> n
     α(s) = α_mn + s v (v a unit vector of ker X, s ∈ [−s_max, s_max]); shape (points, d)."""
     require(problem.S == 1 and problem.d - problem.n == 1, "problem", "one problem with d − n = 1",
             (problem.S, problem.d - problem.n))
+    require_finite("s_max", s_max, positive=True)
+    require_int("points", points, at_least=2)
     v = kernel_basis(problem.X)[0, :, 0]
     s = torch.linspace(-s_max, s_max, points, dtype=problem.X.dtype, device=problem.X.device)
     alpha = problem.alpha_mn()[0] + s.unsqueeze(-1) * v

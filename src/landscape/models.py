@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validation import require_choice, require_int
+from .validation import ConfigError, require, require_choice, require_finite, require_int
 
 INITS = ("ntk2021", "glorot", "nobias")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEVICES = "None, 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device"
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -27,14 +28,40 @@ def torch_dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
+def float_dtype(dtype) -> torch.dtype:
+    """A torch floating dtype, or its name ('float32', 'float64')."""
+    if isinstance(dtype, str):
+        return torch_dtype(dtype)
+    require(isinstance(dtype, torch.dtype) and dtype.is_floating_point, "dtype",
+            "'float32', 'float64' or a torch floating dtype", dtype)
+    return dtype
+
+
+def torch_device(device) -> torch.device | None:
+    """None (torch's default), a torch.device, or a device string such as 'cpu' or 'cuda:0' that this machine has."""
+    if device is None:
+        return None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device!r} is not allowed: device must be {DEVICES}") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} is not allowed: no CUDA device is available (use 'cpu')")
+    return parsed
+
+
 class MLP(nn.Sequential):
     """in → [width, ReLU] × depth → out."""
 
     def __init__(self, in_features: int, width: int, out_features: int, depth: int = 1, init: str = "ntk2021",
                  seed: int = 0, dtype: str = "float64", device=None):
+        require_int("in_features", in_features, at_least=1)
         require_int("width", width, at_least=1)
+        require_int("out_features", out_features, at_least=1)
         require_int("depth", depth, at_least=1)
         require_choice("init", init, INITS)
+        require_int("seed", seed)
+        dtype, device = torch_dtype(dtype), torch_device(device)
         sizes = [in_features] + [width] * depth + [out_features]
         layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -52,7 +79,7 @@ class MLP(nn.Sequential):
                 if layer.bias is not None:
                     bias_std = 0.01 if init == "glorot" else 0.0
                     layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * bias_std)
-        self.to(device=device, dtype=torch_dtype(dtype))
+        self.to(device=device, dtype=dtype)
 
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
@@ -73,12 +100,20 @@ class VGG(nn.Module):
                  num_classes: int = 10, dropout: float = 0.5, seed: int = 0):
         super().__init__()
         require_choice("dims", dims, (1, 2))
+        require_int("size", size, at_least=1)
+        for name, value in (("in_channels", in_channels), ("hidden", hidden), ("num_classes", num_classes)):
+            require_int(name, value, at_least=1)
+        require_finite("dropout", dropout, at_least=0.0)
+        require(dropout < 1, "dropout", "in [0, 1)", dropout)
+        require_int("seed", seed)
         conv, pool = (nn.Conv1d, nn.MaxPool1d) if dims == 1 else (nn.Conv2d, nn.MaxPool2d)
-        layers, c_in = [], in_channels
+        layers, c_in, input_size = [], in_channels, size
         for c in channels:
-            if c == "M":
+            if isinstance(c, str) and c == "M":
                 layers.append(pool(2))
                 size //= 2
+                require(size >= 1, "channels", f"a sequence with at most {input_size.bit_length() - 1} 'M' pools "
+                        f"(each halves the size {input_size})", tuple(channels))
             else:
                 require_int("channels", c, at_least=1)
                 layers += [conv(c_in, c, 3, padding=1), nn.ReLU()]
@@ -129,6 +164,10 @@ class Myrtle(nn.Module):
         super().__init__()
         require_int("width", width, at_least=1)
         require_choice("dims", dims, (1, 2))
+        require_int("in_channels", in_channels, at_least=1)
+        require_int("num_classes", num_classes, at_least=1)
+        require_int("seed", seed)
+        dtype, device = torch_dtype(dtype), torch_device(device)
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         self.dims = dims
         self.convs = nn.ModuleList([conv(in_channels if i == 0 else width, width, 3, padding=1) for i in range(4)])
@@ -139,7 +178,7 @@ class Myrtle(nn.Module):
                 fan_in = m.weight[0].numel()
                 m.weight.copy_(torch.randn(m.weight.shape, generator=generator) / math.sqrt(fan_in))
                 m.bias.zero_()
-        self.to(device=device, dtype=torch_dtype(dtype))
+        self.to(device=device, dtype=dtype)
 
     def forward(self, x):
         pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d

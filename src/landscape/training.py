@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .data import Dataset
 from .losses import cross_entropy_per_sample
 from .store import Checkpoint
-from .validation import require_finite, require_int
+from .validation import ConfigError, require, require_finite, require_int
 
 
 @dataclass
@@ -28,6 +28,10 @@ class Probe:
     name: str
     every: int
     fn: Callable[[nn.Module, int], float]
+
+    def __post_init__(self):
+        require_int("every", self.every, at_least=1)
+        require(callable(self.fn), "fn", "a callable fn(model, step)", self.fn)
 
     def due(self, step: int, last: int) -> bool:
         return step % self.every == 0 or step == last
@@ -42,6 +46,28 @@ class TrainingLog:
     diverged_at: int | None = None
 
 
+def require_distinct_names(probes) -> None:
+    names = [p.name for p in probes]
+    require(len(set(names)) == len(names), "probes", "probes with distinct names", names)
+
+
+def check_model_fits(model, params: list[torch.Tensor], data: Dataset, logits_shape: tuple) -> None:
+    """A clear error when the model and the data do not go together: dtype, device, input shape, classes.
+
+    Runs the model once on one sample (no gradients); `logits_shape` is what that must return."""
+    x, p = data.x, params[0]
+    require(p.dtype == x.dtype, "data.x dtype", f"the model's dtype, {p.dtype}", x.dtype)
+    require(p.device == x.device, "data.x device", f"the model's device, {str(p.device)!r}", str(x.device))
+    try:
+        with torch.no_grad():
+            logits = model(x[:1])
+    except RuntimeError:
+        raise ConfigError(f"data.x sample shape={tuple(x.shape[1:])} is not allowed: data.x samples must fit the "
+                          "model's input layer") from None
+    require(tuple(logits.shape) == logits_shape, "data.num_classes",
+            f"the model's number of outputs, {logits.shape[-1]}", data.num_classes)
+
+
 def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.ndarray | None, lr: float, steps: int,
                      probes: list[Probe] = (), *, checkpoint: Checkpoint | None = None, progress: bool = False,
                      description: str = "training") -> TrainingLog:
@@ -51,15 +77,24 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
     """
     require_finite("lr", lr, positive=True)
     require_int("steps", steps, at_least=0)
+    require_distinct_names(probes)
     params = [p for p in model.parameters() if p.requires_grad]
+    require(len(params) > 0, "model", "a model with trainable parameters", type(model).__name__)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()  # no dropout draws or batch-norm updates in the check
+    try:
+        check_model_fits(model, params, data, (1, data.num_classes))
+    finally:
+        for m, training in modes:
+            m.training = training
     x, y = data.x, data.y
     device = x.device
     if gamma is None:
         gamma = torch.ones(steps + 1, data.num_classes)
     gamma = torch.as_tensor(np.asarray(gamma), dtype=x.dtype, device=device)
-    if gamma.shape != (steps + 1, data.num_classes):
-        raise ValueError(f"gamma must have shape (steps + 1, C) = ({steps + 1}, {data.num_classes}); "
-                         f"got {tuple(gamma.shape)}")
+    require(gamma.shape == (steps + 1, data.num_classes), "gamma",
+            f"of shape (steps + 1, C) = ({steps + 1}, {data.num_classes})", tuple(gamma.shape))
+    require(bool(torch.isfinite(gamma).all()), "gamma", "finite", "non-finite values")
     n = steps + 1
     objective = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
     ce = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
