@@ -45,7 +45,8 @@ class SpiralConfig:
     def __post_init__(self):
         normalize_fields(self)
         require_finite("amplitude", self.amplitude, at_least=1.0)
-        self.schedule()  # validates period and steps
+        require_int("period", self.period, at_least=1)
+        require_int("steps", self.steps, at_least=1)
         require_choice("init", self.init, INITS)
         require_int("width", self.width, at_least=1)
         require_finite("lr", self.lr, positive=True)
