@@ -2,8 +2,8 @@
 
 nbval compares a notebook's stored outputs with a fresh run as text, and a float's last digits differ between CPUs
 (other BLAS/ATen kernels). Every float the book glues is therefore stored with SIGNIFICANT significant digits:
-coarse enough that rounding noise (≤ 1e-13 relative) does not show, fine enough that any change larger than
-1.0005e-4 relative, so every change of 1e-3, changes the text (docs/DESIGN.md, "Notebook check").
+coarse enough that rounding noise (≤ 1e-13 relative) does not show, fine enough that every relative change of
+1.0001e-4 or more, so every change of 1e-3, changes the text (docs/DESIGN.md, "Notebook check").
 """
 
 from __future__ import annotations
