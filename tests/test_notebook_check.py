@@ -23,7 +23,8 @@ def hard_values(rng) -> np.ndarray:
     """Floats of both signs over 60 decades, many next to a rounding boundary or a power of ten."""
     exponents = rng.integers(-30, 30, 20_000)
     log_uniform = 10.0 ** rng.uniform(-30, 30, 20_000)
-    halfway = (rng.integers(10_000, 100_000, 20_000) + 0.5 + rng.uniform(-1e-6, 1e-6, 20_000)) * 10.0 ** (exponents - 4)
+    mantissas = rng.integers(10_000, 100_000, 20_000) + 0.5 + rng.uniform(-1e-6, 1e-6, 20_000)  # × 1e-4: in [1, 10)
+    halfway = mantissas * 10.0 ** (exponents - 4)
     decade = (1 - rng.uniform(0, 2e-5, 20_000)) * 10.0 ** exponents
     values = np.concatenate([log_uniform, halfway, decade])
     return values * rng.choice([-1, 1], values.size)
@@ -40,8 +41,9 @@ def test_glue_precision_is_stated():
 
 @pytest.mark.parametrize("change", [1e-3, -1e-3, 1.0001e-4, -1.0001e-4])
 def test_every_change_of_1e_3_changes_the_glued_text(change):
-    """|x − r(x)| ≤ s/2 with s ≤ 1e-4 |x|, so equal texts imply |δ| ≤ 1e-4 / (1 − |δ|/2): every relative change of
-    at least 1.0001e-4 (1e-3 with a factor 10 to spare) changes the text, wherever x lies."""
+    """x and x' = x(1 + δ) with the same text r: |x − x'| ≤ |x − r| + |r − x'| ≤ (s + s')/2, with rounding steps
+    s ≤ 1e-4 |x| and s' ≤ 1e-4 |x'|; so |δ| ≤ 1e-4 (1 + |δ|/2), i.e. |δ| < 1.0001e-4. Every relative change of at
+    least 1.0001e-4 (1e-3 with a factor 10 to spare) changes the text, wherever x lies."""
     values = hard_values(np.random.default_rng(0))
     unchanged = [x for x in values if repr(rounded(x * (1 + change))) == repr(rounded(x))]
     assert unchanged == []

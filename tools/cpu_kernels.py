@@ -38,4 +38,5 @@ if "--expect-other" in sys.argv[1:]:
                 "OpenBLAS": kernels["OpenBLAS"].lower() == "sandybridge",
                 "numpy SIMD": not any(f.startswith(("X86_V4", "AVX512")) for f in kernels["numpy SIMD"].split())}
     if not all(expected.values()):
-        sys.exit(f"the second kernel setting did not take effect for {', '.join(k for k, ok in expected.items() if not ok)}")
+        missed = ", ".join(name for name, ok in expected.items() if not ok)
+        sys.exit(f"the second kernel setting did not take effect for {missed}")
