@@ -19,10 +19,20 @@ book: install
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "Book: _build/html/index.html"
 
-# Unit tests, smoke runs of every experiment, the drift check of stored results, then nbval over every notebook.
+NBVAL := $(PYTEST) --nbval --nbval-current-env -n 2 --dist loadfile book
+# Other CPU kernels, as on another x86-64 machine: ATen's non-vectorized ones, MKL at SSE4.2, OpenBLAS for
+# Sandybridge, numpy without AVX-512 (docs/DESIGN.md, "Notebook check").
+OTHER_KERNELS := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 OPENBLAS_CORETYPE=Sandybridge \
+	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
+
+# Unit tests, smoke runs of every experiment, the drift check of stored results, then nbval over every notebook,
+# with this machine's CPU kernels and again with other ones.
 test: install
 	$(PYTEST) -m "" -n 2 tests
-	$(PYTEST) --nbval --nbval-current-env -n 2 --dist loadfile book
+	$(PY) tools/cpu_kernels.py
+	$(NBVAL)
+	$(OTHER_KERNELS) $(PY) tools/cpu_kernels.py --expect-other
+	$(OTHER_KERNELS) $(NBVAL)
 
 test-fast: install
 	$(PYTEST) tests

@@ -15,9 +15,15 @@ PAPER_COLOR = "0.35"
 
 
 def set_theme() -> None:
-    """The book's one theme."""
+    """The book's one theme; a DataFrame shown as is prints its floats at the glue precision (`display.SIGNIFICANT`
+    significant digits), so that its text holds across CPUs."""
+    import pandas as pd
+
+    from .display import SIGNIFICANT
+
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.95,
                   rc={"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold", "legend.frameon": False})
+    pd.set_option("display.float_format", f"{{:.{SIGNIFICANT}g}}".format)
 
 
 def steps_axis(ax, label: str = "step t") -> None:

@@ -1,0 +1,43 @@
+"""Numbers as the notebooks show them: glued floats at a fixed precision, and bounds for rounding-level quantities.
+
+nbval compares a notebook's stored outputs with a fresh run as text, and a float's last digits differ between CPUs
+(other BLAS/ATen kernels). Every float the book glues is therefore stored with SIGNIFICANT significant digits:
+coarse enough that rounding noise (≤ 1e-13 relative) does not show, fine enough that every relative change of
+1.0001e-4 or more, so every change of 1e-3, changes the text (docs/DESIGN.md, "Notebook check").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SIGNIFICANT = 5
+
+
+def rounded(value, digits: int = SIGNIFICANT):
+    """`value` with every float (numpy floats included, inside lists and tuples too) rounded to `digits`
+    significant digits; ints, bools, strings and non-finite floats as they are."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(rounded(v, digits) for v in value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return float(f"{float(value):.{digits - 1}e}")
+    return value
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """myst_nb's `glue`, with floats rounded to SIGNIFICANT digits (what the notebook stores and nbval compares).
+    The prose formats the glued float for readers, e.g. {glue:text}`name:.3f`."""
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, rounded(value), display=display)
+
+
+def below(value: float, limit: float) -> str:
+    """The bound `limit` as text ("1e-13"), after checking |value| < limit. For quantities at float rounding level
+    (a relative error of 1e-16, a loss of 1e-30): their digits are rounding noise that differs between CPUs, so the
+    book states the bound they stay under. A value at or above the bound is an error: the text would be false."""
+    if not abs(value) < limit:
+        raise ValueError(f"{value!r} is not below {limit:g}: the bound the book states for it does not hold")
+    mantissa, exponent = f"{limit:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
