@@ -185,6 +185,8 @@ def dynamical_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, gamma, 
     F(θ, t) = −(1/P) Σ_μ Γ_{y_μ}(t) log p_{y_μ}.
     """
     probabilities = check_logits_targets(logits, targets, ignore_index=ignore_index)
+    require(not probabilities or ignore_index == -100, "ignore_index", "-100 (unused) with probability targets",
+            ignore_index)
     require_choice("reduction", reduction, REDUCTIONS)
     gamma = _gamma_like(gamma, logits, _class_dim(logits))
     class_weight = gamma if weight is None else gamma * weight.to(gamma)
