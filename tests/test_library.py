@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import landscape
-from landscape.curvature import exact_hessian
+from landscape.curvature import HessianOperator, exact_hessian, hutchinson_trace
 from landscape.losses import GammaSchedule, dmse1, dmse2, mse, per_member_losses, weighted_cross_entropy
 from landscape.models import MLP
 from landscape.validation import ConfigError
@@ -327,12 +327,13 @@ def test_data_hessian_of_several_batches_is_the_full_batch_hessian(small):
     from landscape.curvature import data_exact_hessian, hessian_operator
 
     model, loss_fn, x, y, H = small
-    v = torch.randn(H.shape[0], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    torch.testing.assert_close(hessian_operator(model, loss_fn, (x, y))(v), H @ v, rtol=1e-12, atol=1e-14)
-    for name, data in loaders(x, y):
-        data = list(data) if name == "generator" else data  # used twice below
-        torch.testing.assert_close(hessian_operator(model, loss_fn, data)(v), H @ v, rtol=1e-12, atol=1e-14,
-                                   msg=name)
+    V = torch.randn(H.shape[0], 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    v = V[:, 0]
+    for name, data in [("pair", (x, y))] + list(loaders(x, y)):
+        data = list(data) if name == "generator" else data  # used more than once below
+        op = hessian_operator(model, loss_fn, data)
+        torch.testing.assert_close(op(v), H @ v, rtol=1e-12, atol=1e-14, msg=name)
+        torch.testing.assert_close(op.matmat(V), H @ V, rtol=1e-12, atol=1e-14, msg=name)  # batched products
         torch.testing.assert_close(data_exact_hessian(model, loss_fn, data), H, rtol=1e-12, atol=1e-14, msg=name)
 
 
@@ -355,6 +356,11 @@ def test_hessian_trace_matches_the_exact_trace(small):
     full = landscape.hessian_trace(model, loss_fn, (x, y), samples=400, seed=0)
     assert abs(full.value - exact) < 4 * full.stderr and full.stderr < 0.1 * exact
     few = landscape.hessian_trace(model, loss_fn, (x, y), samples=20, seed=0)
+    op = HessianOperator(model, loss_fn, x, y)  # blocks of vectors through matmat: the same vectors as one by one
+    one_by_one = hutchinson_trace(op, op.size, 20, seed=0)
+    assert few.value == pytest.approx(one_by_one[0], rel=1e-12) and few.stderr == pytest.approx(one_by_one[1], rel=1e-9)
+    blocks = hutchinson_trace(op, op.size, 20, seed=0, matmat=op.matmat, block=7)
+    assert blocks[0] == pytest.approx(one_by_one[0], rel=1e-12)
     for name, data in loaders(x, y):
         estimate = landscape.hessian_trace(model, loss_fn, data, samples=20, seed=0)
         assert estimate.value == pytest.approx(few.value, rel=1e-10), name  # same vectors

@@ -37,6 +37,19 @@ def unflatten(vector: torch.Tensor, like) -> list[torch.Tensor]:
     return out
 
 
+def unflatten_rows(V: torch.Tensor, like) -> list[torch.Tensor]:
+    """Each row of V (m, n) as parameter-shaped tensors: a list of (m, *p.shape)."""
+    out, i = [], 0
+    for t in like:
+        out.append(V[:, i:i + t.numel()].reshape(V.shape[0], *t.shape))
+        i += t.numel()
+    return out
+
+
+def flatten_rows(tensors) -> torch.Tensor:
+    return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], 1)
+
+
 def exact_hessian(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The full Hessian ∇²_θ criterion(model(x), y), shape (n, n) with n = number of parameters."""
     names = [n for n, p in model.named_parameters() if p.requires_grad]
@@ -61,6 +74,12 @@ class HessianOperator:
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten(v, self.params), retain_graph=True)
         return flatten(hv).detach()
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for the columns of V (n, m), in one batched backward pass."""
+        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten_rows(V.T, self.params),
+                                 retain_graph=True, is_grads_batched=True)
+        return flatten_rows(hv).T.detach()
 
 
 def lanczos(matvec, size: int, steps: int, *, dtype=torch.float64, device=None, seed: int = 0,
@@ -193,17 +212,26 @@ def exact_density(eigenvalues: torch.Tensor, grid: torch.Tensor, sigma: float) -
     return kernel.mean(-1)
 
 
-def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0):
+def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0,
+                     matmat=None, block: int = 32):
     """Hutchinson's estimator tr H ≈ mean of vᵀHv over Rademacher v. Returns (estimate, standard error).
 
-    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative)."""
+    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative).
+    With `matmat` (V ↦ H V for the columns of V) the same vectors are applied `block` at a time."""
     require_int("samples", samples, at_least=1)
     generator = torch.Generator(device="cpu").manual_seed(seed)
+    draw = lambda: (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(
+        device=device, dtype=dtype)
     values = []
-    for _ in range(samples):
-        v = (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(device=device,
-                                                                                              dtype=dtype)
-        values.append(float(torch.dot(v, matvec(v))))
+    if matmat is None:
+        for _ in range(samples):
+            v = draw()
+            values.append(float(torch.dot(v, matvec(v))))
+    else:
+        require_int("block", block, at_least=1)
+        for start in range(0, samples, block):
+            V = torch.stack([draw() for _ in range(min(block, samples - start))], 1)
+            values += (V * matmat(V)).sum(0).tolist()
     values = torch.tensor(values, dtype=torch.float64)
     stderr = float(values.std(unbiased=True) / samples ** 0.5) if samples > 1 else float("nan")
     return float(values.mean()), stderr
@@ -257,8 +285,8 @@ class DataHessianOperator:
     """v ↦ H v, H = ∇²_θ L for the data-set loss L(θ) = (1/N) Σ_b n_b · loss_fn(model(x_b), y_b), n_b the size of
     batch b and N = Σ_b n_b (the sum Σ_b loss_fn(...) when loss_fn has reduction="sum").
 
-    Batches are streamed: each product runs a forward and two backward passes per batch (the memory of one batch).
-    For one (inputs, targets) pair use `HessianOperator`, which keeps the graph.
+    Batches are streamed: each product (or `matmat` of several vectors at once) runs a forward and two backward
+    passes per batch, in the memory of one batch. For one (inputs, targets) pair `HessianOperator` keeps the graph.
     """
 
     def __init__(self, model: nn.Module, loss_fn, data):
@@ -269,23 +297,28 @@ class DataHessianOperator:
         self.dtype, self.device = self.params[0].dtype, self.params[0].device
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        vs = unflatten(v.to(device=self.device, dtype=self.dtype), self.params)
-        out, count = torch.zeros(self.size, dtype=self.dtype, device=self.device), 0
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for the columns of V (n, m): one pass over the data, one batched backward per batch."""
+        V = V.to(device=self.device, dtype=self.dtype)
+        vs = unflatten_rows(V.T, self.params)
+        out, count = torch.zeros_like(V.T), 0
         for batch in self.data:
             x, y = _batch_pair(batch, self.device)
             n = x.shape[0]
             loss = self.loss_fn(self.model(x), y)
             grads = torch.autograd.grad(loss * n if self.mean else loss, self.params, create_graph=True)
-            out += flatten(torch.autograd.grad(grads, self.params, grad_outputs=vs))
+            out += flatten_rows(torch.autograd.grad(grads, self.params, grad_outputs=vs, is_grads_batched=True))
             count += n
         require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
                 "empty")
-        return out / count if self.mean else out
+        return (out / count if self.mean else out).T
 
 
 def hessian_operator(model: nn.Module, loss_fn, data):
-    """The Hessian of the data-set loss as a matvec v ↦ H v (with .size, .dtype, .device): `HessianOperator` for
-    one (inputs, targets) pair (graph kept), `DataHessianOperator` for an iterable of batches (streamed)."""
+    """The Hessian of the data-set loss as a matvec v ↦ H v (with .matmat, .size, .dtype, .device): `HessianOperator`
+    for one (inputs, targets) pair (graph kept), `DataHessianOperator` for an iterable of batches (streamed)."""
     require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
     require(callable(loss_fn), "loss_fn", "a callable loss_fn(outputs, targets), e.g. an nn.Module", loss_fn)
     batches = as_batches(data)
@@ -342,7 +375,8 @@ def hessian_trace(model: nn.Module, loss_fn, data, *, samples: int = 100, method
     if method == "exact":
         return TraceEstimate(float(torch.diagonal(data_exact_hessian(model, loss_fn, data)).sum()), 0.0)
     op = hessian_operator(model, loss_fn, data)
-    return TraceEstimate(*hutchinson_trace(op, op.size, samples, dtype=op.dtype, device=op.device, seed=seed))
+    return TraceEstimate(*hutchinson_trace(op, op.size, samples, dtype=op.dtype, device=op.device, seed=seed,
+                                           matmat=op.matmat))
 
 
 class Spectrum(NamedTuple):
