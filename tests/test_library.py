@@ -245,6 +245,7 @@ def test_dynamical_mse_with_amplitude_one_is_mse(variant):
     (dict(weight=torch.ones(C + 1)), "weight"),
     (dict(weight=torch.ones(C, C)), "weight"),
     (dict(weight=torch.tensor([1.0, -1.0, 1.0, 1.0])), "weight"),
+    (dict(weight=torch.tensor([1, 2, 3, 4])), "weight"),  # an integer tensor (a list is converted to float64)
     (dict(ignore_index=1.5), "ignore_index"),
     (dict(total_steps=-5), "total_steps"),
 ])

@@ -366,8 +366,8 @@ class DynamicalCrossEntropy(_DynamicalLoss):
     probability targets — never by Σ_μ Γ_{y_μ}ω_{y_μ}, which would cancel the emphasis (the pitfall of passing
     weight=Γ to F.cross_entropy). On the full batch this is the paper's F(θ, t) = −(1/P) Σ_μ Γ_{y_μ}(t) log p_{y_μ};
     on a mini-batch it is the same mean over the batch, whose normalization does not depend on the batch's class
-    mix, so uniformly drawn batches estimate F(θ, t) without bias. t counts optimizer steps: the paper's T is in
-    full-batch steps, so with B batches per epoch a period of T·B steps keeps it in epochs.
+    mix, so uniformly drawn batches estimate F(θ, t) without bias. t counts optimizer steps; the paper's steps are
+    full-batch steps (one per epoch), so with B batches per epoch, period=T·B keeps the paper's T in epochs.
     """
 
     def __init__(self, num_classes=None, amplitude=None, period=None, *, weight=None, ignore_index: int = -100,
@@ -379,7 +379,7 @@ class DynamicalCrossEntropy(_DynamicalLoss):
         require_finite("label_smoothing", label_smoothing)
         require(0.0 <= label_smoothing < 1.0, "label_smoothing", "in [0, 1)", label_smoothing)
         if weight is not None:
-            weight = torch.as_tensor(weight)
+            weight = weight if isinstance(weight, torch.Tensor) else torch.as_tensor(weight, dtype=torch.float64)
             C = self.num_classes
             require(weight.shape == (C,), "weight", f"a tensor of shape ({C},): one weight per class",
                     tuple(weight.shape))
