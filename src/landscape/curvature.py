@@ -1,19 +1,22 @@
 """Hessian probes of any loss `criterion(model(x), y)`: exact Hessian, Lanczos on Hessian-vector products,
-and a wrapper of PyHessian's power iteration.
+a wrapper of PyHessian's power iteration, stochastic Lanczos quadrature and Hutchinson's trace.
 
 All work on the model's own parameters through autograd (finite differences are wrong for ReLU nets).
+The library API at the end (`hessian_eigenvalues`, `hessian_trace`, `hessian_spectrum`) takes a model, a loss and
+data — an (inputs, targets) pair or any iterable of batches such as a DataLoader.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
+from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from .validation import require_choice, require_int
+from .validation import require, require_choice, require_int
 
 METHODS = ("lanczos", "pyhessian", "exact")
 
@@ -32,6 +35,19 @@ def unflatten(vector: torch.Tensor, like) -> list[torch.Tensor]:
         out.append(vector[i:i + t.numel()].view_as(t))
         i += t.numel()
     return out
+
+
+def unflatten_rows(V: torch.Tensor, like) -> list[torch.Tensor]:
+    """Each row of V (m, n) as parameter-shaped tensors: a list of (m, *p.shape)."""
+    out, i = [], 0
+    for t in like:
+        out.append(V[:, i:i + t.numel()].reshape(V.shape[0], *t.shape))
+        i += t.numel()
+    return out
+
+
+def flatten_rows(tensors) -> torch.Tensor:
+    return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], 1)
 
 
 def exact_hessian(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -58,6 +74,12 @@ class HessianOperator:
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten(v, self.params), retain_graph=True)
         return flatten(hv).detach()
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for the columns of V (n, m), in one batched backward pass."""
+        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten_rows(V.T, self.params),
+                                 retain_graph=True, is_grads_batched=True)
+        return flatten_rows(hv).T.detach()
 
 
 def lanczos(matvec, size: int, steps: int, *, dtype=torch.float64, device=None, seed: int = 0,
@@ -108,14 +130,10 @@ def top_eigenvalues(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tenso
     models only).
     """
     require_choice("method", method, METHODS)
-    require_int("k", k, at_least=1)
-    if method == "exact":
-        return torch.linalg.eigvalsh(exact_hessian(model, criterion, x, y)).flip(0)[:k]
     if method == "pyhessian":
+        require_int("k", k, at_least=1)
         return pyhessian_top_eigenvalues(model, criterion, x, y, k=k, seed=seed)
-    op = HessianOperator(model, criterion, x, y)
-    alpha, beta, _ = lanczos(op, op.size, max(lanczos_steps, k), dtype=op.dtype, device=op.device, seed=seed)
-    return torch.linalg.eigvalsh(tridiagonal(alpha, beta)).flip(0)[:k].detach()
+    return hessian_eigenvalues(model, criterion, (x, y), k, method=method, lanczos_steps=lanczos_steps, seed=seed)
 
 
 @contextlib.contextmanager
@@ -194,17 +212,26 @@ def exact_density(eigenvalues: torch.Tensor, grid: torch.Tensor, sigma: float) -
     return kernel.mean(-1)
 
 
-def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0):
+def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0,
+                     matmat=None, block: int = 32):
     """Hutchinson's estimator tr H ≈ mean of vᵀHv over Rademacher v. Returns (estimate, standard error).
 
-    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative)."""
+    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative).
+    With `matmat` (V ↦ H V for the columns of V) the same vectors are applied `block` at a time."""
     require_int("samples", samples, at_least=1)
     generator = torch.Generator(device="cpu").manual_seed(seed)
+    draw = lambda: (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(
+        device=device, dtype=dtype)
     values = []
-    for _ in range(samples):
-        v = (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(device=device,
-                                                                                              dtype=dtype)
-        values.append(float(torch.dot(v, matvec(v))))
+    if matmat is None:
+        for _ in range(samples):
+            v = draw()
+            values.append(float(torch.dot(v, matvec(v))))
+    else:
+        require_int("block", block, at_least=1)
+        for start in range(0, samples, block):
+            V = torch.stack([draw() for _ in range(min(block, samples - start))], 1)
+            values += (V * matmat(V)).sum(0).tolist()
     values = torch.tensor(values, dtype=torch.float64)
     stderr = float(values.std(unbiased=True) / samples ** 0.5) if samples > 1 else float("nan")
     return float(values.mean()), stderr
@@ -227,3 +254,146 @@ def loss_along(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, di
         for p, p0 in zip(params, start):
             p.copy_(p0)
     return torch.tensor(out, dtype=torch.float64)
+
+
+# ------------------------------------------------------------------- library API: a model, a loss and its data
+def as_batches(data):
+    """An (inputs, targets) pair → [(inputs, targets)]; any other iterable of (inputs, targets) batches as it is
+    (a DataLoader is read once per Hessian-vector product; a one-shot iterator is read into a list first)."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, torch.Tensor) for d in data):
+        return [tuple(data)]
+    require(hasattr(data, "__iter__"), "data", "an (inputs, targets) pair or an iterable of such batches",
+            type(data).__name__)
+    return list(data) if iter(data) is data else data
+
+
+def _mean_weight(loss_fn) -> bool:
+    """Whether loss_fn averages over its batch (reduction "mean", or a plain callable) rather than summing."""
+    reduction = getattr(loss_fn, "reduction", "mean")
+    require_choice("loss_fn.reduction", reduction, ("mean", "sum"))
+    return reduction == "mean"
+
+
+def _batch_pair(batch, device):
+    require(isinstance(batch, (tuple, list)) and len(batch) == 2, "data",
+            "an (inputs, targets) pair or an iterable of (inputs, targets) batches", type(batch).__name__)
+    x, y = batch
+    return x.to(device), y.to(device)
+
+
+class DataHessianOperator:
+    """v ↦ H v, H = ∇²_θ L for the data-set loss L(θ) = (1/N) Σ_b n_b · loss_fn(model(x_b), y_b), n_b the size of
+    batch b and N = Σ_b n_b (the sum Σ_b loss_fn(...) when loss_fn has reduction="sum").
+
+    Batches are streamed: each product (or `matmat` of several vectors at once) runs a forward and two backward
+    passes per batch, in the memory of one batch. For one (inputs, targets) pair `HessianOperator` keeps the graph.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn, data):
+        self.model, self.loss_fn, self.data = model, loss_fn, as_batches(data)
+        self.mean = _mean_weight(loss_fn)
+        self.params = _params(model)
+        self.size = sum(p.numel() for p in self.params)
+        self.dtype, self.device = self.params[0].dtype, self.params[0].device
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for the columns of V (n, m): one pass over the data, one batched backward per batch."""
+        V = V.to(device=self.device, dtype=self.dtype)
+        vs = unflatten_rows(V.T, self.params)
+        out, count = torch.zeros_like(V.T), 0
+        for batch in self.data:
+            x, y = _batch_pair(batch, self.device)
+            n = x.shape[0]
+            loss = self.loss_fn(self.model(x), y)
+            grads = torch.autograd.grad(loss * n if self.mean else loss, self.params, create_graph=True)
+            out += flatten_rows(torch.autograd.grad(grads, self.params, grad_outputs=vs, is_grads_batched=True))
+            count += n
+        require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
+                "empty")
+        return (out / count if self.mean else out).T
+
+
+def hessian_operator(model: nn.Module, loss_fn, data):
+    """The Hessian of the data-set loss as a matvec v ↦ H v (with .matmat, .size, .dtype, .device): `HessianOperator`
+    for one (inputs, targets) pair (graph kept), `DataHessianOperator` for an iterable of batches (streamed)."""
+    require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
+    require(callable(loss_fn), "loss_fn", "a callable loss_fn(outputs, targets), e.g. an nn.Module", loss_fn)
+    batches = as_batches(data)
+    if isinstance(batches, list) and len(batches) == 1:
+        _mean_weight(loss_fn)
+        x, y = _batch_pair(batches[0], next(model.parameters()).device)
+        return HessianOperator(model, loss_fn, x, y)  # one batch: weight n/N = 1
+    return DataHessianOperator(model, loss_fn, batches)
+
+
+def data_exact_hessian(model: nn.Module, loss_fn, data) -> torch.Tensor:
+    """The dense Hessian of the data-set loss (small models only): Σ_b (n_b/N) ∇²_θ loss_fn(model(x_b), y_b)."""
+    mean, device = _mean_weight(loss_fn), next(model.parameters()).device
+    total, count = None, 0
+    for batch in as_batches(data):
+        x, y = _batch_pair(batch, device)
+        H = exact_hessian(model, loss_fn, x, y) * (x.shape[0] if mean else 1)
+        total, count = (H if total is None else total + H), count + x.shape[0]
+    require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
+            "empty")
+    return total / count if mean else total
+
+
+LIBRARY_METHODS = ("lanczos", "exact")
+
+
+def hessian_eigenvalues(model: nn.Module, loss_fn, data, k: int = 1, *, method: str = "lanczos",
+                        lanczos_steps: int = 20, seed: int = 0) -> torch.Tensor:
+    """The k largest eigenvalues of the Hessian of the data-set mean loss, in decreasing order, shape (k,).
+
+    data: an (inputs, targets) pair or an iterable of batches (batches weighted by their size). method: "lanczos"
+    (max(lanczos_steps, k) Hessian-vector products, full reorthogonalization) or "exact" (dense Hessian).
+    """
+    require_choice("method", method, LIBRARY_METHODS)
+    require_int("k", k, at_least=1)
+    if method == "exact":
+        return torch.linalg.eigvalsh(data_exact_hessian(model, loss_fn, data)).flip(0)[:k]
+    op = hessian_operator(model, loss_fn, data)
+    alpha, beta, _ = lanczos(op, op.size, max(lanczos_steps, k), dtype=op.dtype, device=op.device, seed=seed)
+    return torch.linalg.eigvalsh(tridiagonal(alpha, beta)).flip(0)[:k].detach()
+
+
+class TraceEstimate(NamedTuple):
+    """tr H and the standard error of the estimate (0 for the exact trace)."""
+    value: float
+    stderr: float
+
+
+def hessian_trace(model: nn.Module, loss_fn, data, *, samples: int = 100, method: str = "hutchinson",
+                  seed: int = 0) -> TraceEstimate:
+    """tr H of the data-set mean loss: Hutchinson's estimate from `samples` Rademacher vectors with its standard
+    error (method="hutchinson"), or the trace of the dense Hessian (method="exact")."""
+    require_choice("method", method, ("hutchinson", "exact"))
+    if method == "exact":
+        return TraceEstimate(float(torch.diagonal(data_exact_hessian(model, loss_fn, data)).sum()), 0.0)
+    op = hessian_operator(model, loss_fn, data)
+    return TraceEstimate(*hutchinson_trace(op, op.size, samples, dtype=op.dtype, device=op.device, seed=seed,
+                                           matmat=op.matmat))
+
+
+class Spectrum(NamedTuple):
+    """Stochastic Lanczos quadrature of the Hessian spectrum: per start vector, Ritz values (nodes) and their
+    weights (rows sum to 1), each of shape (vectors, steps). Σ weights·f(nodes), averaged, estimates (1/n) tr f(H)."""
+    nodes: torch.Tensor
+    weights: torch.Tensor
+
+    def density(self, grid, sigma: float) -> torch.Tensor:
+        """The spectral density on `grid`, each node smoothed by a Gaussian of width sigma (integrates to 1)."""
+        require(sigma > 0, "sigma", "> 0", sigma)
+        return spectral_density(self.nodes, self.weights, torch.as_tensor(grid, dtype=torch.float64), sigma)
+
+
+def hessian_spectrum(model: nn.Module, loss_fn, data, *, vectors: int = 10, steps: int = 50,
+                     seed: int = 0) -> Spectrum:
+    """The spectral density of the Hessian of the data-set mean loss by stochastic Lanczos quadrature: `vectors`
+    Rademacher start vectors × `steps` Lanczos steps (full reorthogonalization). See `Spectrum.density`."""
+    op = hessian_operator(model, loss_fn, data)
+    return Spectrum(*slq(op, op.size, vectors, steps, dtype=op.dtype, device=op.device, seed=seed))

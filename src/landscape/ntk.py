@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from .validation import require
+
 
 def jacobian(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """∂z_k(x_a)/∂θ as a tensor of shape (n, C, number of parameters), with torch.func."""
@@ -27,7 +29,11 @@ def ntk_from_jacobian(J: torch.Tensor) -> torch.Tensor:
 
 
 def empirical_ntk(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Θ on the points x, shape (n, n). A closed form for ReLU MLPs (`mlp_ntk`), torch.func otherwise."""
+    """Θ on the points x (a batch of n inputs), shape (n, n). A closed form for ReLU MLPs (`mlp_ntk`), torch.func
+    otherwise (any model whose forward maps a batch to logits (n, C) sample by sample: no batch norm in train mode)."""
+    require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
+    require(isinstance(x, torch.Tensor) and x.ndim >= 2, "inputs", "a tensor with a batch dimension, (n, ...)",
+            tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__)
     if _is_relu_mlp(model):
         return mlp_ntk(model, x)
     return ntk_from_jacobian(jacobian(model, x))
