@@ -135,7 +135,7 @@ def test_interrupt_is_one_line_and_debug_shows_the_traceback(capsys, results, mo
     monkeypatch.setattr(cli, "load_or_run", interrupted)
     code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke")
     assert code == 130 and err.strip().splitlines() == [
-        "interrupted: finished work is kept in the checkpoint; rerun the same command to resume"]
+        "interrupted: work up to the last checkpoint (saved every 20 s) is kept; rerun the same command to resume"]
     with pytest.raises(KeyboardInterrupt):
         cli.main(["run", "spiral_ce", "--preset", "smoke", "--debug"])
 

@@ -143,6 +143,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted: finished work is kept in the checkpoint; rerun the same command to resume",
-              file=sys.stderr)
+        print("interrupted: work up to the last checkpoint (saved every 20 s) is kept; rerun the same command to "
+              "resume", file=sys.stderr)
         return 130
