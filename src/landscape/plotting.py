@@ -256,6 +256,22 @@ def plot_lrd_picture(result, *, trajectory_every: int = 1):
     return fig
 
 
+def plot_interpolator_study(study):
+    """Mean test loss (± s.e. over draws) of the three interpolators of an `analysis.lrd_toy.InterpolatorStudy`
+    against n/d, with each closed form dashed."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    palette = dict(zip(study.factor, sns.color_palette("colorblind", len(study.factor))))
+    sns.lineplot(data=study.simulated, x="n/d", y="test loss", hue="interpolator", errorbar="se", palette=palette,
+                 marker="o", markersize=4, ax=ax)
+    for name in study.factor:
+        ax.plot(np.arange(1, study.d) / study.d, [study.closed_form(name, n_) for n_ in range(1, study.d)],
+                color=palette[name], ls="--", lw=1)
+    ax.set(xlabel="sampling ratio n / d", ylabel="mean test loss $L$", ylim=(0, None))
+    ax.legend(title=None, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_lrd_picture_norms(result):
     """‖w_t‖ along the two trajectories of a stored `lrd_toy_picture` result, one panel per seed, with the radius of
     w_mn (the smallest ‖w‖ on M) and that of the flattest points of M. On the valley, ‖w‖ says how far along it the
