@@ -272,6 +272,33 @@ def plot_interpolator_study(study):
     return fig
 
 
+def plot_lrd_manifold_trace(checks, ratio_max: float = 2.0):
+    """tr ∇²L̂ on the valley M against r / r_mn, relative to its value at w_mn, per γ: left the chapter's training
+    set, right the first one-sample set of the 2-D picture; a diamond marks a flattest point away from w_mn. `checks`
+    is an `analysis.lrd_toy.ModelChecks`."""
+    import torch
+
+    from . import lrd_toy as toy
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
+    ratio = torch.linspace(1.0, ratio_max, 400, dtype=torch.float64)
+    for ax, q, title in ((axes[0], checks.problem, f"d = {checks.d}, n = {checks.n}"),
+                         (axes[1], checks.one_sample[0], "d = 2, n = 1")):
+        for gamma in checks.gammas:
+            r_mn = toy.min_norm_radius(q.X, q.y, gamma)[0]
+            tr = toy.manifold_trace((ratio * r_mn).reshape(1, -1), q.X, q.y, gamma)[0]
+            ax.plot(ratio, tr / tr[0], color=GAMMA_COLORS[gamma], lw=1.8, label=f"γ = {gamma:g}")
+            r_flat = toy.flattest_radius(q.X, q.y, gamma)[0]
+            if r_flat > r_mn * (1 + 1e-9):
+                tr_flat = toy.manifold_trace(r_flat.reshape(1, 1), q.X, q.y, gamma)[0, 0]
+                ax.plot(float(r_flat / r_mn), float(tr_flat / tr[0]), "D", ms=7, mfc=GAMMA_COLORS[gamma],
+                        mec="black")
+        ax.set(xlabel="$r\\,/\\,r_{mn}$ along M", title=title)
+        ax.legend(loc="upper left")
+    axes[0].set(ylabel="tr $\\nabla^2\\hat L$ / tr at $w_{mn}$")
+    return fig
+
+
 def plot_lrd_picture_norms(result):
     """‖w_t‖ along the two trajectories of a stored `lrd_toy_picture` result, one panel per seed, with the radius of
     w_mn (the smallest ‖w‖ on M) and that of the flattest points of M. On the valley, ‖w‖ says how far along it the
