@@ -168,6 +168,8 @@ def plot_pca_landscape(result):
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
     axes[0].legend(loc="lower left", fontsize=8)
+    return fig
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Late learning-rate decay: the nonlinear toy model

@@ -235,15 +235,16 @@ class ModelChecks:
         return float(np.nanmax(self.trace[list(TRACE_ERRORS)].to_numpy()))
 
 
-def model_checks(picture, d: int, n: int, gammas, init_norm: float, draws: int = 1000) -> ModelChecks:
+def model_checks(picture, d: int, n: int, gammas, init_norm: float, draws: int = 1000,
+                 sizes=STUDY_SIZES) -> ModelChecks:
     """The lrd_model chapter's checks, at the decay experiment's d, n, γ's and ‖w₀‖ and on the stored 2-D `picture`:
     the valley of minima and the trace check on one training set (seed 0), the interpolators' Monte-Carlo study
-    (`draws` teachers per n), κ, the ends of the picture's runs, and the table of checks against the paper (columns
+    (`draws` teachers per n in `sizes`), κ, the ends of the picture's runs, and the table of checks against the paper (columns
     statement, source, ours, criterion, status)."""
     gammas = tuple(float(g) for g in gammas)
     problem = toy.make_problem((0,), n, d)
     valley = valley_check(problem, gammas)
-    study = interpolator_study(d, n, init_norm, draws=draws)
+    study = interpolator_study(d, n, init_norm, draws=draws, sizes=sizes)
     trace = trace_check(problem, gammas)
     one = one_sample_problems(picture)
     ends = picture_ends(picture)
