@@ -19,7 +19,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from landscape import plotting  # noqa: E402
-from landscape.analysis.lrd_toy import interpolator_study, model_checks  # noqa: E402
+from landscape.analysis.lrd_toy import model_checks  # noqa: E402
 from landscape.analysis.sweeps import final_frame, settings_of  # noqa: E402
 from landscape.experiments import config_from_dict  # noqa: E402
 from landscape.experiments.cycle import CycleConfig  # noqa: E402
