@@ -248,3 +248,59 @@ def test_lrd_toy_claims_are_computed_from_stored_results():
     for c in claims.values():
         assert c.status in STATUSES and c.ours and c.paper and c.criterion
         assert c.status == "not testable" or c.values  # the numbers behind `ours` travel with the claim
+
+
+def test_interpolator_study_matches_its_closed_forms():
+    from landscape.analysis.lrd_toy import GD_FROM_W0, MIN_NORM, RANDOM_V, interpolator_study
+
+    study = interpolator_study(12, 6, 1.5, draws=400, sizes=(2, 6, 10))
+    assert list(study.table["interpolator"]) == [MIN_NORM, RANDOM_V, GD_FROM_W0]
+    assert len(study.simulated) == 3 * 3 * 400 and set(study.simulated["n"]) == {2, 6, 10}
+    assert study.factor == {MIN_NORM: 1.0, RANDOM_V: 2.0, GD_FROM_W0: 1.0 + 1.5 ** 2}
+    np.testing.assert_allclose(study.table["closed form"], [f * 0.5 * (1 - 6 / 12) for f in study.factor.values()])
+    assert (study.table["distance from closed form, in s.e."] < 4).all()  # 400 teachers: within a few s.e.
+    assert study.closed_form(MIN_NORM, 3) == pytest.approx(0.5 * (1 - 3 / 12))
+    # w_mn is best on average; the same seeds give the same numbers
+    means = study.table["simulated mean test loss"]
+    assert means.iloc[0] < means.iloc[1:].min()
+    again = interpolator_study(12, 6, 1.5, draws=400, sizes=(2, 6, 10))
+    assert again.simulated.equals(study.simulated)
+    with pytest.raises(ValueError, match="simulated sizes"):
+        interpolator_study(12, 5, 1.5, draws=10, sizes=(2, 6))
+
+
+def test_valley_and_trace_checks_of_the_model_chapter():
+    from landscape.analysis.lrd_toy import FIT, MID, TRACE_ERRORS, kappa, trace_check, valley_check
+
+    problem = toy.make_problem((0,), 5, 10)
+    valley = valley_check(problem, (0.0, 1.0), points=100)
+    assert (valley[FIT] < 1e-20).all()  # the points are training minima
+    assert (valley["smallest ‖w‖ / ‖w_mn‖"] >= 1 - 1e-12).all()  # none shorter than w_mn
+    assert valley[MID].iloc[0] < 1e-20 < 1e-6 < valley[MID].iloc[1]  # flat for γ = 0, curved for γ = 1
+    trace = trace_check(problem, (0.0, 1.0), points=2)
+    assert list(trace["points"]) == ["on M", "off M"] * 2
+    errors = trace[list(TRACE_ERRORS)].to_numpy()
+    assert np.nanmax(errors) < 1e-10 and np.isnan(errors[1::2, 1]).all()  # the formula in r holds on M only
+    # κ = 1 for a single sample, whatever the data
+    one = toy.Problem.from_arrays(np.array([[0.3, -1.2]]), np.array([0.7, 0.1]))
+    assert kappa(one) == pytest.approx(1.0, abs=1e-13)
+    with pytest.raises(ValueError, match="single training set"):
+        kappa(toy.make_problem((0, 1), 2, 4))
+
+
+@pytest.mark.slow
+def test_model_checks_and_notes_comparison_from_smoke_results(tmp_store):
+    from landscape.analysis.lrd_toy import model_checks
+    from landscape.claims.lrd_toy import NOTES_FINAL_TEST_LOSS, NOTES_SOURCE, notes_comparison
+
+    picture = load_or_run("lrd_toy_picture", "smoke", store=tmp_store, device="cpu", progress=False)
+    checks = model_checks(picture, 10, 5, (0.0, 1.0, 2.0), 1.5, draws=50, sizes=(1, 5, 9))
+    assert list(checks.table.columns) == ["statement", "source", "ours", "criterion", "status"]
+    assert len(checks.table) == 4 and set(checks.table["status"]) <= {"reproduced", "partly", "not reproduced"}
+    assert len(checks.ends) == 2 * len(picture["seeds"]) and len(checks.large) == len(checks.small)
+    assert checks.trace_max_error < 1e-10
+    decay = load_or_run("lrd_toy_decay", "smoke", store=tmp_store, device="cpu", progress=False)
+    frame = notes_comparison(decay)  # smoke: γ ∈ {0, 1}, T₁ ∈ {0, 1,000, 3,000}: only T₁ = 0 is in the notes too
+    assert len(frame) == len(NOTES_FINAL_TEST_LOSS) and set(frame["T₁"]) == {"0"}
+    assert frame["notes' check"].tolist() == [ref[0] for ref in NOTES_FINAL_TEST_LOSS.values()]
+    assert "late-lr-decay.md" in NOTES_SOURCE

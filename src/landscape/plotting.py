@@ -168,6 +168,8 @@ def plot_pca_landscape(result):
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
     axes[0].legend(loc="lower left", fontsize=8)
+    return fig
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Late learning-rate decay: the nonlinear toy model
@@ -253,6 +255,49 @@ def plot_lrd_picture(result, *, trajectory_every: int = 1):
         fig.colorbar(im, ax=axes[r, :].tolist(), label=label, shrink=0.9, pad=0.02)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+    return fig
+
+
+def plot_interpolator_study(study):
+    """Mean test loss (± s.e. over draws) of the three interpolators of an `analysis.lrd_toy.InterpolatorStudy`
+    against n/d, with each closed form dashed."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    palette = dict(zip(study.factor, sns.color_palette("colorblind", len(study.factor))))
+    sns.lineplot(data=study.simulated, x="n/d", y="test loss", hue="interpolator", errorbar="se", palette=palette,
+                 marker="o", markersize=4, ax=ax)
+    for name in study.factor:
+        ax.plot(np.arange(1, study.d) / study.d, [study.closed_form(name, n_) for n_ in range(1, study.d)],
+                color=palette[name], ls="--", lw=1)
+    ax.set(xlabel="sampling ratio n / d", ylabel="mean test loss $L$", ylim=(0, None))
+    ax.legend(title=None, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lrd_manifold_trace(checks, ratio_max: float = 2.0):
+    """tr ∇²L̂ on the valley M against r / r_mn, relative to its value at w_mn, per γ: left the chapter's training
+    set, right the first one-sample set of the 2-D picture; a diamond marks a flattest point away from w_mn. `checks`
+    is an `analysis.lrd_toy.ModelChecks`."""
+    import torch
+
+    from . import lrd_toy as toy
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
+    ratio = torch.linspace(1.0, ratio_max, 400, dtype=torch.float64)
+    for ax, q, title in ((axes[0], checks.problem, f"d = {checks.d}, n = {checks.n}"),
+                         (axes[1], checks.one_sample[0], "d = 2, n = 1")):
+        for gamma in checks.gammas:
+            r_mn = toy.min_norm_radius(q.X, q.y, gamma)[0]
+            tr = toy.manifold_trace((ratio * r_mn).reshape(1, -1), q.X, q.y, gamma)[0]
+            ax.plot(ratio, tr / tr[0], color=GAMMA_COLORS[gamma], lw=1.8, label=f"γ = {gamma:g}")
+            r_flat = toy.flattest_radius(q.X, q.y, gamma)[0]
+            if r_flat > r_mn * (1 + 1e-9):
+                tr_flat = toy.manifold_trace(r_flat.reshape(1, 1), q.X, q.y, gamma)[0, 0]
+                ax.plot(float(r_flat / r_mn), float(tr_flat / tr[0]), "D", ms=7, mfc=GAMMA_COLORS[gamma],
+                        mec="black")
+        ax.set(xlabel="$r\\,/\\,r_{mn}$ along M", title=title)
+        ax.legend(loc="upper left")
+    axes[0].set(ylabel="tr $\\nabla^2\\hat L$ / tr at $w_{mn}$")
     return fig
 
 

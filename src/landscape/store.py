@@ -339,9 +339,15 @@ def load_or_run(name: str, preset: str | None = "full", config=None, *, device=N
     return load_result(path)
 
 
-def provenance_line(result: Result) -> str:
-    """One line saying where a stored result came from (for the chapters)."""
-    p = result.provenance
-    return (f"{result.experiment}: {p['preset']} preset, experiment v{p['experiment_version']}, {p['device']} "
-            f"({p['device_name']}), torch {p['torch_version']}, {p['wall_time_s']:.0f} s, "
-            f"commit {p['git_commit'][:10]}")
+def provenance_line(*results: Result) -> str:
+    """One line per stored result saying where it came from (for the chapters); several results give several
+    lines, in the order given."""
+    if not results:
+        raise TypeError("provenance_line() needs at least one result")
+    lines = []
+    for result in results:
+        p = result.provenance
+        lines.append(f"{result.experiment}: {p['preset']} preset, experiment v{p['experiment_version']}, "
+                     f"{p['device']} ({p['device_name']}), torch {p['torch_version']}, {p['wall_time_s']:.0f} s, "
+                     f"commit {p['git_commit'][:10]}")
+    return "\n".join(lines)

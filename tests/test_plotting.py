@@ -1,0 +1,143 @@
+"""Every public figure function of `landscape.plotting` draws from a smoke result without a warning and returns its
+figure (panel functions that draw on a given axes return the axes); every figure is closed afterwards.
+
+The smoke results are computed once per session into a temporary store (about 20 s on the shared 2-core CPU).
+"""
+
+import inspect
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from landscape import plotting  # noqa: E402
+from landscape.analysis.lrd_toy import model_checks  # noqa: E402
+from landscape.analysis.sweeps import final_frame, settings_of  # noqa: E402
+from landscape.experiments import config_from_dict  # noqa: E402
+from landscape.experiments.cycle import CycleConfig  # noqa: E402
+from landscape.experiments.lrd_toy import DecayConfig  # noqa: E402
+from landscape.experiments.spiral import SpiralConfig  # noqa: E402
+
+SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "lrd_toy_picture", "lrd_toy_decay",
+         "size_lr", "capacity", "amp_period", "followup_mse", "image", "cycle")
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """name -> smoke result, computed once into a temporary store."""
+    from landscape.store import Store, load_or_run
+
+    store = Store(tmp_path_factory.mktemp("plotting") / "results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LANDSCAPE_COMPUTE", "auto")
+        return {name: load_or_run(name, "smoke", store=store, device="cpu", progress=False) for name in SMOKE}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def book_theme():
+    """The book's theme, as in the chapters; matplotlib's and pandas' settings are restored afterwards."""
+    with matplotlib.rc_context(), pd.option_context("display.float_format", pd.get_option("display.float_format")):
+        plotting.set_theme()
+        yield
+
+
+def draw(function, *args, **kwargs):
+    """Call a figure function with every warning an error; return its figure, closed."""
+    before = set(plt.get_fignums())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = function(*args, **kwargs)
+            fig = out.figure if isinstance(out, Axes) else out
+            assert isinstance(fig, Figure), f"{function.__name__} returned {type(out).__name__}, not a Figure"
+            assert fig.axes, f"{function.__name__} drew no axes"
+            fig.canvas.draw()  # layout and text rendering happen here: their warnings count too
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+    assert set(plt.get_fignums()) == before
+    return out
+
+
+def _sweep_indices(result):
+    settings = settings_of(result)
+    ce = next(k for k, s in enumerate(settings) if s[1] == 1)
+    return ce, [k for k, s in enumerate(settings) if s[1] > 1]
+
+
+def _loss_families(smoke):
+    """The follow-up chapter's frame: MSE-family runs plus the capacity sweep's CE and DCE, with a `family` column."""
+    both = pd.concat([final_frame(smoke["followup_mse"]), final_frame(smoke["capacity"])], ignore_index=True)
+    both["family"] = np.select([both.loss.eq("dce") & both.amplitude.eq(1), both.loss.eq("dce"),
+                                both.amplitude.eq(1), both.loss.eq("dmse1")], ["CE", "DCE", "MSE", "DMSE1"], "DMSE2")
+    return both
+
+
+def _figure_calls(smoke):
+    """One call (function, args, kwargs) per public figure function, as the chapters make them."""
+    spiral = config_from_dict(SpiralConfig, smoke["spiral_dynamical"].config)
+    zoom = (spiral.steps // 2, spiral.steps)
+    decay = DecayConfig()
+    checks = model_checks(smoke["lrd_toy_picture"], 10, 5, decay.gammas, decay.init_norm, draws=20, sizes=(1, 5, 9))
+    period = config_from_dict(CycleConfig, smoke["cycle"].config).period_index + 1
+    snapshots = len(smoke["cycle"]["snapshot_steps"])
+    ce, dynamical = _sweep_indices(smoke["capacity"])
+    gain_ax = lambda: plt.subplots()[1]  # noqa: E731
+    return {
+        "plot_gammas": (lambda: plotting.plot_gammas(spiral.schedule(), spiral.steps, ax=gain_ax()), (), {}),
+        "plot_fig4": (plotting.plot_fig4, (smoke["spiral_dynamical"],),
+                      {"zoom": zoom, "ce_result": smoke["spiral_ce"]}),
+        "plot_init_table": (plotting.plot_init_table, (smoke["spiral_init_table"],), {}),
+        "plot_decay_sweep": (plotting.plot_decay_sweep, (smoke["lrd_network"],), {}),
+        "plot_pca_landscape": (plotting.plot_pca_landscape, (smoke["lrd_network"],), {}),
+        "plot_interpolator_study": (plotting.plot_interpolator_study,
+                                    (checks.study,), {}),
+        "plot_lrd_manifold_trace": (plotting.plot_lrd_manifold_trace, (checks,), {}),
+        "plot_lrd_picture": (plotting.plot_lrd_picture, (smoke["lrd_toy_picture"],), {}),
+        "plot_lrd_picture_norms": (plotting.plot_lrd_picture_norms, (smoke["lrd_toy_picture"],), {}),
+        "plot_lrd_decay": (plotting.plot_lrd_decay, (smoke["lrd_toy_decay"], "label"), {}),
+        "plot_lrd_noise_models": (plotting.plot_lrd_noise_models, (smoke["lrd_toy_decay"],), {}),
+        "plot_lrd_main_path": (plotting.plot_lrd_main_path, (smoke["lrd_toy_decay"],), {}),
+        "plot_size_lr": (plotting.plot_size_lr, (smoke["size_lr"],), {}),
+        "plot_accuracy_vs_width": (plotting.plot_accuracy_vs_width, (smoke["capacity"],), {}),
+        "plot_paired_gain": (lambda: plotting.plot_paired_gain(smoke["capacity"], ce, dynamical, "train_accuracy",
+                                                               ax=gain_ax()), (), {}),
+        "plot_amp_period": (plotting.plot_amp_period, (smoke["amp_period"],), {}),
+        "plot_loss_families": (plotting.plot_loss_families, (_loss_families(smoke),), {}),
+        "plot_cycle_curvature": (plotting.plot_cycle_curvature, (smoke["cycle"], period), {}),
+        "plot_cycle_profiles": (plotting.plot_cycle_profiles, (smoke["cycle"], period), {}),
+        "plot_cycle_spectra": (plotting.plot_cycle_spectra, (smoke["cycle"], [0, snapshots // 2, snapshots - 2]), {}),
+    }
+
+
+FIGURE_FUNCTIONS = sorted(name for name, f in inspect.getmembers(plotting, inspect.isfunction)
+                          if name.startswith("plot_") and f.__module__ == plotting.__name__)
+
+
+@pytest.fixture(scope="session")
+def figure_calls(smoke):
+    return _figure_calls(smoke)
+
+
+def test_every_figure_function_is_covered(figure_calls):
+    assert FIGURE_FUNCTIONS, "no figure functions found"
+    assert set(FIGURE_FUNCTIONS) <= set(figure_calls), \
+        f"figure functions without a test: {sorted(set(FIGURE_FUNCTIONS) - set(figure_calls))}"
+
+
+@pytest.mark.parametrize("name", FIGURE_FUNCTIONS)
+def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
+    function, args, kwargs = figure_calls[name]
+    out = draw(function, *args, **kwargs)
+    if name in ("plot_gammas", "plot_paired_gain"):  # panel functions: they draw on the axes they are given
+        assert isinstance(out, Axes)
+    else:
+        assert isinstance(out, Figure)
