@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from landscape.experiments import config_from_dict, get_experiment
-from landscape.store import (CorruptResultError, MissingResultError, Result, Store, config_key, load, load_or_run,
-                             load_result, save_result)
+from landscape.runner import load, load_or_run
+from landscape.store import CorruptResultError, MissingResultError, Result, Store, config_key, load_result, save_result
 from landscape.validation import ConfigError
 
 
