@@ -15,7 +15,7 @@ from landscape.data import spiral
 from landscape.ensemble import EnsembleMLP, train_ensemble
 from landscape.losses import GammaSchedule
 from landscape.models import MLP
-from landscape.store import cpu_threads, resolve_device
+from landscape.runtime import cpu_threads, resolve_device
 from landscape.training import train_full_batch
 
 parser = argparse.ArgumentParser()

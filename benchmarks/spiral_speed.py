@@ -11,7 +11,7 @@ from dataclasses import replace
 import torch
 
 from landscape.experiments.spiral import FIG4, train_spiral
-from landscape.store import cpu_threads, resolve_device
+from landscape.runtime import cpu_threads, resolve_device
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=5000)

@@ -13,7 +13,8 @@ import torch
 
 from landscape import cli
 from landscape.experiments import get_experiment
-from landscape.store import Result, Store, config_key, load_or_run, save_result
+from landscape.runner import load_or_run
+from landscape.store import Result, Store, config_key, save_result
 
 STORED = Store().root  # the committed results, before a test points LANDSCAPE_RESULTS elsewhere
 

@@ -6,7 +6,7 @@ import torch
 
 from landscape.experiments.common import SpiralSplitConfig, run_groups, stack_groups
 from landscape.experiments.size_lr import SizeLRConfig
-from landscape.store import Checkpoint
+from landscape.runtime import Checkpoint
 from landscape.validation import ConfigError
 
 
@@ -56,7 +56,8 @@ def test_stack_groups_pads_ragged_arrays_with_nan():
     assert out["a"].shape == (2, 2, 3) and np.isnan(out["a"][1, :, 1:]).all()
 
 
-from landscape.experiments.sweeps import SweepConfig, setting_label  # noqa: E402
+from landscape.experiments.sweeps import SweepConfig  # noqa: E402
+from landscape.settings import setting_label  # noqa: E402
 
 
 @pytest.mark.parametrize("kwargs,field", [

@@ -8,7 +8,7 @@ from landscape.ensemble import (EnsembleMLP, EnsembleModel, GammaBank, batched_l
                                 evaluate, hessian_probe, train_ensemble)
 from landscape.losses import LOSSES, GammaSchedule, dynamical_loss, mse, per_member_losses
 from landscape.models import MLP
-from landscape.store import Checkpoint
+from landscape.runtime import Checkpoint
 from landscape.training import train_full_batch
 from landscape.validation import ConfigError
 

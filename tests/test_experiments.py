@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from landscape.experiments import all_experiments, config_from_dict, get_experiment
-from landscape.store import Store, config_key, load_result, load_or_run, resolve_device
+from landscape.runner import load_or_run
+from landscape.runtime import resolve_device
+from landscape.store import Store, config_key, load_result
 
 EXPERIMENTS = [e.name for e in all_experiments()]
 STORE = Store()

@@ -7,7 +7,8 @@ import torch
 from landscape import lrd_toy as toy
 from landscape.experiments import config_from_dict, get_experiment
 from landscape.experiments.lrd_toy import DecayConfig, PictureConfig
-from landscape.store import Checkpoint, load_or_run, resolve_device
+from landscape.runner import load_or_run
+from landscape.runtime import Checkpoint, resolve_device
 from landscape.validation import ConfigError
 
 GAMMAS = (0.0, 0.5, 1.0, 2.0)

@@ -33,7 +33,8 @@ SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "l
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
     """name -> smoke result, computed once into a temporary store."""
-    from landscape.store import Store, load_or_run
+    from landscape.runner import load_or_run
+    from landscape.store import Store
 
     store = Store(tmp_path_factory.mktemp("plotting") / "results")
     with pytest.MonkeyPatch.context() as mp:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from landscape.experiments import config_from_dict, get_experiment
-from landscape.store import (CorruptResultError, MissingResultError, Result, Store, config_key, load, load_or_run,
-                             load_result, save_result)
+from landscape.runner import load, load_or_run
+from landscape.store import CorruptResultError, MissingResultError, Result, Store, config_key, load_result, save_result
 from landscape.validation import ConfigError
 
 
@@ -208,3 +208,39 @@ def test_config_round_trips_through_its_stored_dict():
         for config in exp.presets.values():
             stored = json.loads(json.dumps(dataclasses.asdict(config)))
             assert config_from_dict(exp.config_type, stored) == config
+
+
+def test_sweep_settings_are_named_tuples_stored_as_lists():
+    """A `Setting` normalizes its fields from their annotations and serializes as the plain list, so keys stay."""
+    import dataclasses
+
+    from landscape.experiments.sweeps import SweepConfig
+    from landscape.settings import Setting
+
+    sweep = SweepConfig(settings=[["dce", 1, 500, 1], ("dmse2", np.float32(5), np.int64(100), np.float64(0.5))])
+    assert sweep.settings == (Setting("dce", 1.0, 500, 1.0), Setting("dmse2", 5.0, 100, 0.5))
+    assert all(type(s) is Setting and type(s.amplitude) is float and type(s.period) is int and type(s.lr) is float
+               for s in sweep.settings)
+    stored = json.loads(json.dumps(dataclasses.asdict(sweep)))
+    assert stored["settings"] == [["dce", 1.0, 500, 1.0], ["dmse2", 5.0, 100, 0.5]]
+    plain = {**stored, "settings": [tuple(s) for s in sweep.settings]}
+    assert config_key("capacity", 2, sweep) == config_key("capacity", 2, plain)
+    exp = get_experiment("capacity")
+    assert config_from_dict(exp.config_type, stored).settings == sweep.settings
+    with pytest.raises(ConfigError, match=r"settings=\('dce', 1\.0\) is not allowed: settings must be tuples"):
+        SweepConfig(settings=[["dce", 1.0]])
+
+
+def test_loaded_results_carry_their_config_type(tmp_store):
+    """The runner attaches the config dataclass; the file layer alone keeps the stored dict."""
+    from landscape.experiments.spiral import SpiralConfig
+    from landscape.runner import read
+
+    exp = get_experiment("spiral_dynamical")
+    full = load("spiral_dynamical", "full")
+    assert type(full.typed_config) is SpiralConfig and full.typed_config == exp.preset("full")
+    path = Store().path(exp.name, full.key, "full")
+    assert load_result(path).typed_config is None and load_result(path).config == full.config
+    assert read(path).typed_config == exp.preset("full")
+    smoke = load_or_run("spiral_ce", "smoke", store=tmp_store, progress=False, device="cpu")
+    assert smoke.typed_config == get_experiment("spiral_ce").preset("smoke")

@@ -5,7 +5,7 @@ import torch
 from landscape.data import spiral
 from landscape.losses import GammaSchedule
 from landscape.models import MLP
-from landscape.store import Checkpoint
+from landscape.runtime import Checkpoint
 from landscape.training import Probe, train_full_batch
 from landscape.validation import ConfigError
 

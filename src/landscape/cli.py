@@ -11,8 +11,10 @@ import sys
 
 import numpy as np
 
-from .experiments import all_experiments, config_from_dict, get_experiment
-from .store import CorruptResultError, Store, compute_policy, config_key, load_or_run, load_result, resolve_device
+from .experiments import all_experiments, get_experiment
+from .runner import load_or_run, read
+from .runtime import compute_policy, resolve_device
+from .store import CorruptResultError, Store, config_key
 from .validation import UserError
 
 
@@ -76,13 +78,12 @@ def cmd_verify(args) -> int:
         for path in store.stored(name):
             checked += 1
             try:
-                result = load_result(path)
+                result = read(path)
             except CorruptResultError as exc:
                 failures += 1
                 print(f"CORRUPT {exc}")
                 continue
-            config = config_from_dict(exp.config_type, result.config)
-            for c in exp.replay(config, result, device=resolve_device("cpu")):
+            for c in exp.replay(result.typed_config, result, device=resolve_device("cpu")):
                 ok = c.stored.shape == c.recomputed.shape and np.allclose(c.stored, c.recomputed, rtol=c.rtol,
                                                                          atol=c.atol, equal_nan=True)
                 failures += not ok

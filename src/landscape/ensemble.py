@@ -28,7 +28,7 @@ from tqdm import tqdm
 from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
-from .store import Checkpoint
+from .runtime import Checkpoint
 from .training import check_model_fits, require_distinct_names
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from .models import float_dtype, torch_device
-from .store import Checkpoint
+from .runtime import Checkpoint
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
 NOISES = ("label", "plain", "isotropic")

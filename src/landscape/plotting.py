@@ -52,10 +52,7 @@ def _zoomed(ax, zoom):
 def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
     """The paper's Fig. 4 panels for a stored spiral run: Γ, F, ΔF, train accuracy, Hessian λ_max of F (with 2/η),
     NTK λ_max; left the full run, right the zoom. `ce_result`, if given, adds the plain-CE baseline in grey."""
-    from .experiments import config_from_dict
-    from .experiments.spiral import SpiralConfig
-
-    config = config_from_dict(SpiralConfig, result.config)
+    config = result.typed_config
     schedule = config.schedule()
     F = result["objective"]
     t = np.arange(len(F))
@@ -513,7 +510,7 @@ def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accura
 def plot_paired_gain(result, reference: int, candidates, column: str = "validation_accuracy", ax=None):
     """Per width: (setting − reference) paired by seed, mean and 95% t-interval, for each candidate setting."""
     from .analysis.sweeps import final_frame, paired_difference, t_interval
-    from .experiments.sweeps import setting_label
+    from .settings import setting_label
     from .analysis.sweeps import settings_of
 
     frame = final_frame(result)

@@ -1,36 +1,32 @@
-"""The result store: `load_or_run(name, preset)` returns the stored result of an experiment for that exact config
-and experiment version, or computes it (with a progress bar, resumable) and stores it with its provenance.
+"""The results layer: result files, their integrity (checksum, key check), provenance and where they live (`Store`).
+It knows nothing of experiments, trainers or devices beyond naming them: `landscape.runner.load_or_run` finds an
+experiment's stored result here, or computes it and saves it here.
 
 A result is one compressed `.npz` file: named arrays (curves, tables) plus a JSON header holding the config, a
 summary of scalars, provenance and a checksum over the whole file (arrays and header). The header's config must hash
 to the file's key. Writes are atomic (temporary file + rename); a file that cannot be read, fails its checksum or
 whose config does not match its key is reported as corrupt and never half-read.
-
-Compute policy (`LANDSCAPE_COMPUTE`): "auto" (default) computes what is missing; "never" (set by `make test`
-and on CI) turns a missing result into a clear error instead of an hour of silent training.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import hashlib
-import io
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from . import __version__
-from .validation import ConfigError, UserError, require_choice
+from .validation import UserError
 
 META_KEY = "__meta__"
 FORMAT = 2  # 2: the checksum covers the header as well as the arrays
@@ -61,46 +57,6 @@ def results_root() -> Path:
     return Path.cwd() / "results"
 
 
-def compute_policy() -> str:
-    policy = os.environ.get("LANDSCAPE_COMPUTE", "never" if os.environ.get("CI") else "auto")
-    require_choice("LANDSCAPE_COMPUTE", policy, ("auto", "never"))
-    return policy
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """None/"auto" → CUDA when available, else CPU."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device={device!r} is not allowed: device must be 'auto', 'cpu' or 'cuda[:N]'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' is not allowed here: no CUDA device is available",
-                          hint="use --device cpu (or auto, which picks CUDA when there is one)")
-    require_choice("device", device.type, ("cpu", "cuda"))
-    return device
-
-
-_threads_in_run: int | None = None  # what `cpu_threads` set during the current run, for the provenance
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int, device: torch.device):
-    """Run with n intra-op CPU threads (tiny networks are faster on one thread: less scheduling than work)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    global _threads_in_run
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    _threads_in_run = n
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def config_dict(config) -> dict:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
 
@@ -126,7 +82,9 @@ def _checksum(arrays: dict[str, np.ndarray], header: dict) -> str:
 
 @dataclasses.dataclass
 class Result:
-    """What an experiment produced: arrays, a summary of scalars, and where it came from."""
+    """What an experiment produced: arrays, a summary of scalars, and where it came from. `config` is the stored
+    dict; `typed_config` is the experiment's config dataclass, attached by `landscape.runner` (`load`, `load_or_run`,
+    `read`) and None for a file read here alone, since this layer does not know the experiments."""
 
     experiment: str
     key: str
@@ -134,6 +92,7 @@ class Result:
     arrays: dict[str, np.ndarray]
     summary: dict
     provenance: dict
+    typed_config: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
@@ -197,7 +156,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def provenance(experiment, preset: str | None, device: torch.device, wall_time_s: float) -> dict:
+def provenance(experiment, preset: str | None, device: torch.device, wall_time_s: float,
+               cpu_threads: int | None = None) -> dict:
+    """Where a result came from; `cpu_threads` is what the run set (`runtime.threads_in_run()`), else torch's."""
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
     return {
         "experiment_version": experiment.version,
@@ -209,51 +170,10 @@ def provenance(experiment, preset: str | None, device: torch.device, wall_time_s
         "python_version": sys.version.split()[0],
         "device": str(device),
         "device_name": device_name,
-        "cpu_threads": _threads_in_run or torch.get_num_threads(),
+        "cpu_threads": cpu_threads or torch.get_num_threads(),
         "wall_time_s": round(wall_time_s, 2),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-
-
-class Checkpoint:
-    """Partial state of a long run, so an interrupted run resumes where it stopped (tensors, numbers, dicts)."""
-
-    def __init__(self, path: Path | None, every_s: float = 20.0):
-        self.path = Path(path) if path else None
-        self.every_s = every_s
-        self._last = time.monotonic()
-
-    def load(self):
-        if self.path is None or not self.path.exists():
-            return None
-        try:
-            return torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception:  # a damaged checkpoint is only lost time: start over
-            return None
-
-    def due(self) -> bool:
-        return self.path is not None and time.monotonic() - self._last >= self.every_s
-
-    def save(self, state) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, self.path)
-        self._last = time.monotonic()
-
-    def clear(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-    def sub(self, name: str) -> "Checkpoint":
-        """A second checkpoint file next to this one (e.g. the partial state of one group of a multi-run sweep)."""
-        if self.path is None:
-            return Checkpoint(None, self.every_s)
-        return Checkpoint(self.path.with_name(f"{self.path.stem}.{name}.pt"), self.every_s)
 
 
 class Store:
@@ -263,8 +183,9 @@ class Store:
     def path(self, name: str, key: str, preset: str | None) -> Path:
         return self.root / name / f"{preset or 'custom'}-{key}.npz"
 
-    def checkpoint(self, name: str, key: str) -> Checkpoint:
-        return Checkpoint(self.root / ".partial" / f"{name}-{key}.pt")
+    def checkpoint_path(self, name: str, key: str) -> Path:
+        """Where the partial state of an unfinished run lives (`runtime.Checkpoint`)."""
+        return self.root / ".partial" / f"{name}-{key}.pt"
 
     def stored(self, name: str) -> list[Path]:
         return sorted((self.root / name).glob("*.npz"))
@@ -278,65 +199,6 @@ class Store:
                 pass
         except OSError as exc:
             raise ResultsNotWritableError(f"results folder {folder} is not writable ({exc.strerror})") from None
-
-
-def resolve(name: str, preset: str | None = "full", config=None):
-    """(experiment, config, preset label) for a registered experiment name and a preset or explicit config."""
-    from .experiments import get_experiment
-
-    experiment = get_experiment(name)
-    if config is None:
-        config = experiment.preset(preset)
-    elif preset is not None and config != experiment.presets.get(preset):
-        preset = None
-    return experiment, config, preset
-
-
-def load(name: str, preset: str | None = "full", config=None, store: Store | None = None) -> Result:
-    """The stored result, or MissingResultError naming the command that makes it."""
-    experiment, config, preset = resolve(name, preset, config)
-    store = store or Store()
-    key = config_key(experiment.name, experiment.version, config)
-    path = store.path(experiment.name, key, preset)
-    if not path.exists():
-        how = f"python -m landscape run {name} --preset {preset}" if preset else "load_or_run(name, config=config)"
-        raise MissingResultError(
-            f"no stored result for {name} (preset {preset or 'custom'}, version {experiment.version}, key {key}) "
-            f"in {path.parent}", hint=f"make it with: {how}" + (" (with LANDSCAPE_COMPUTE=auto)"
-                                                                 if compute_policy() == "never" else ""))
-    return load_result(path)
-
-
-def load_or_run(name: str, preset: str | None = "full", config=None, *, device=None, force: bool = False,
-                store: Store | None = None, progress: bool = True) -> Result:
-    """Return the stored result for this experiment/config/version, else compute it, store it and return it."""
-    experiment, config, preset = resolve(name, preset, config)
-    store = store or Store()
-    key = config_key(experiment.name, experiment.version, config)
-    path = store.path(experiment.name, key, preset)
-    if not force and path.exists():
-        try:
-            return load_result(path)
-        except CorruptResultError as exc:
-            if compute_policy() == "never":
-                raise
-            aside = path.with_name(path.name + ".corrupt")
-            os.replace(path, aside)  # kept for inspection, never read again; recomputed below
-            print(f"warning: {exc}; moved to {aside.name} and recomputing", file=sys.stderr)
-    if compute_policy() == "never":
-        load(name, preset, config, store)  # raises MissingResultError with the command to run
-    global _threads_in_run
-    _threads_in_run = None
-    device = resolve_device(device)
-    store.check_writable(experiment.name)
-    checkpoint = store.checkpoint(experiment.name, key)
-    start = time.perf_counter()
-    arrays, summary = experiment.run(config, device=device, progress=progress, checkpoint=checkpoint)
-    result = Result(experiment.name, key, config_dict(config), arrays, summary,
-                    provenance(experiment, preset, device, time.perf_counter() - start))
-    save_result(path, result)
-    checkpoint.clear()
-    return load_result(path)
 
 
 def provenance_line(*results: Result) -> str:

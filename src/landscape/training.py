@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .data import Dataset
 from .losses import cross_entropy_per_sample
-from .store import Checkpoint
+from .runtime import Checkpoint
 from .validation import ConfigError, require, require_finite, require_int
 
 

@@ -56,10 +56,20 @@ def require_int_tuple(field: str, values, *, at_least: int = 0) -> None:
         require_int(field, v, at_least=at_least)
 
 
+def _is_named_tuple(hint) -> bool:
+    return isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields")
+
+
 def _plain(value, hint):
     """`value` as the plain Python type its annotation names: numbers.Real → float, Integral → int (a non-integral
-    value is left for the validator to reject), sequences → tuples (element types from tuple[...] hints)."""
+    value is left for the validator to reject), sequences → tuples (element types from tuple[...] hints), a sequence
+    of the right length under a NamedTuple hint → that NamedTuple, each field normalized to its annotated type."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if _is_named_tuple(hint) and isinstance(value, (list, tuple, np.ndarray)) and len(value) == len(hint._fields):
+        hints = typing.get_type_hints(hint)
+        return hint(*(_plain(v, hints.get(name, typing.Any)) for v, name in zip(value, hint._fields)))
+    if _is_named_tuple(hint) and isinstance(value, (list, tuple, np.ndarray)):  # wrong length: for the validator
+        return tuple(_plain(v, typing.Any) for v in value)
     if hint is float and isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return float(value)
     if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):

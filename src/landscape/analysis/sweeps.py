@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..experiments.sweeps import setting_label
+from ..settings import Setting, setting_label
 
 
-def settings_of(result) -> list[tuple]:
-    return [(str(l), float(a), int(t), float(r)) for l, a, t, r in zip(
+def settings_of(result) -> list[Setting]:
+    return [Setting(str(l), float(a), int(t), float(r)) for l, a, t, r in zip(
         result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
 
 

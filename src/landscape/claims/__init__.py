@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from ..store import CorruptResultError, MissingResultError, Result, load
+from ..runner import load
+from ..store import CorruptResultError, MissingResultError, Result
 
 STATUSES = ("reproduced", "partly", "not reproduced", "not testable")
 

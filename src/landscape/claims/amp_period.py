@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.sweeps import final_frame, paired_difference, per_seed, settings_of, t_interval
-from ..experiments.sweeps import setting_label
+from ..settings import setting_label
 from . import claim
 
 FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as overparameterized here

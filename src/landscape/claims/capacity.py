@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.sweeps import best_setting, final_frame, paired_difference, per_seed, settings_of, t_interval
-from ..experiments.sweeps import setting_label
+from ..settings import setting_label
 from . import claim
 
 FAILS_BELOW = 0.9  # training accuracy of a run that did not fit the spiral

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..experiments import config_from_dict
-from ..experiments.cycle import CycleConfig
 from . import claim
 
 
 def _phases(result):
-    config = config_from_dict(CycleConfig, result.config)
+    config = result.typed_config
     tau = (result["snapshot_steps"] - config.start_step) / config.run.period
     middle = (tau >= 0.25) & (tau <= 0.75)
     return tau, middle

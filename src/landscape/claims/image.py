@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..analysis.sweeps import final_frame, paired_difference, per_seed, settings_of, t_interval
-from ..experiments.sweeps import setting_label
+from ..settings import setting_label
 from . import claim
 
 FITS_AT_LEAST = 0.99  # CE counts as fitting the training set (overparameterized) from this training accuracy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..analysis.pca_landscape import nearest_grid_values
+from ..pca_landscape import nearest_grid_values
 from . import claim
 
 VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile

@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.spiral import cascade_onsets, first_crossing, mid_period_minima, oscillating_periods
-from ..experiments import config_from_dict
-from ..experiments.spiral import SpiralConfig
 from . import claim
 
 CE_FAILS_BELOW = 0.7
 TRAINS_AT_LEAST = 0.95
 
 
-def _config(result) -> SpiralConfig:
-    return config_from_dict(SpiralConfig, result.config)
+def _config(result):
+    """The run's SpiralConfig."""
+    return result.typed_config
 
 
 def _table_accuracy(table, init: str, amplitude: float) -> np.ndarray:

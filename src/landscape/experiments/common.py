@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..data import Dataset, spiral_split
 from ..ensemble import EnsembleLog
-from ..store import Checkpoint
+from ..runtime import Checkpoint
 from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison
 

@@ -20,7 +20,7 @@ from ..curvature import HessianOperator, exact_hessian, hutchinson_trace, loss_a
 from ..data import spiral
 from ..losses import weighted_cross_entropy
 from ..models import MLP, torch_dtype
-from ..store import cpu_threads
+from ..runtime import cpu_threads
 from ..training import train_full_batch
 from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison, Experiment, register

@@ -17,11 +17,12 @@ from ..data import Dataset, balanced_subset, cifar10, mnist1d
 from ..ensemble import EnsembleMyrtle, train_ensemble
 from ..losses import LOSSES, GammaSchedule
 from ..models import torch_dtype
-from ..store import cpu_threads
+from ..runtime import cpu_threads
+from ..settings import Setting
 from ..validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from . import Experiment, register
 from .common import compare_prefix, log_arrays, replay_tolerance, run_groups
-from .sweeps import CURVES, Setting, sweep_arrays, validate_settings
+from .sweeps import CURVES, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
 

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from tqdm import tqdm
 
-from ..analysis.pca_landscape import fit_pca_surface, grid_axes
+from ..pca_landscape import fit_pca_surface, grid_axes
 from ..data import augment, balanced_subset, cifar10, mnist1d
 from ..models import VGG1d, VGGSmall, torch_dtype
-from ..store import cpu_threads
+from ..runtime import cpu_threads
 from ..validation import normalize_fields, require, require_finite, require_int
 from . import Comparison, Experiment, register
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import lrd_toy as toy
-from ..store import cpu_threads
+from ..runtime import cpu_threads
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int
 from . import Comparison, Experiment, register
 

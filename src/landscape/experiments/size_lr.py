@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ensemble import EnsembleMLP, hessian_probe, train_ensemble
 from ..models import INITS, torch_dtype
-from ..store import cpu_threads
+from ..runtime import cpu_threads
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
 from .common import EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_groups, stack_groups

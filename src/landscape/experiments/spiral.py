@@ -17,7 +17,7 @@ from ..losses import GammaSchedule, weighted_cross_entropy
 from ..models import INITS, MLP, torch_dtype
 from ..ntk import ntk_max_eigenvalue
 from ..training import Probe, train_full_batch
-from ..store import cpu_threads
+from ..runtime import cpu_threads
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int
 from . import Comparison, Experiment, register
 

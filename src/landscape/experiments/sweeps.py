@@ -16,15 +16,13 @@ import numpy as np
 from ..ensemble import EnsembleMLP, train_ensemble
 from ..losses import LOSSES, GammaSchedule
 from ..models import INITS, torch_dtype
-from ..store import cpu_threads
+from ..runtime import cpu_threads
+from ..settings import Setting, setting_label
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
 from .common import EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, run_groups, stack_groups
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
-
-
-Setting = tuple[str, float, int, float]  # (loss, amplitude A, period T, learning rate η)
 
 
 def validate_settings(settings) -> None:
@@ -61,13 +59,6 @@ def sweep_arrays(config, outputs, width_prefix: str):
             summary[f"{key} validation_accuracy"] = float(np.nanmean(arrays["validation_accuracy"][i, -1, m]))
             summary[f"{key} diverged"] = int((arrays["diverged_at"][i, m] >= 0).sum())
     return arrays, summary
-
-
-def setting_label(setting) -> str:
-    loss, A, T, lr = setting
-    static = {"dce": "CE", "dmse1": "MSE", "dmse2": "MSE"}[loss]
-    name = static if A == 1 else {"dce": "DCE", "dmse1": "DMSE1", "dmse2": "DMSE2"}[loss]
-    return name + ("" if A == 1 else f" A={A:g} T={T}") + f" η={lr:g}"
 
 
 @dataclass(frozen=True)
