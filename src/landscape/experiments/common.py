@@ -75,6 +75,20 @@ def run_groups(groups: list[Callable], *, progress: bool, checkpoint: Checkpoint
     return [{k: v.numpy() for k, v in d.items()} for d in done]
 
 
+def merge_members(parts, members: int, names) -> dict[str, np.ndarray]:
+    """One width's arrays from the ensembles it was split into (one per loss kind): `parts` is a list of
+    (member indices, log arrays); each named array's last axis is the member axis. Adds the recorded steps."""
+    out = {}
+    for name in names:
+        first = parts[0][1][name]
+        full = np.full(first.shape[:-1] + (members,), np.nan if first.dtype.kind == "f" else -1, dtype=first.dtype)
+        for idx, arrays in parts:
+            full[..., idx] = arrays[name]
+        out[name] = full
+    out["steps"] = parts[0][1]["steps"]
+    return out
+
+
 def stack_groups(outputs: list[dict[str, np.ndarray]], keys=None) -> dict[str, np.ndarray]:
     """Stack each named array over groups (axis 0); arrays that differ in shape are padded with NaN."""
     keys = keys or outputs[0].keys()

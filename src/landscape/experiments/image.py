@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-import torch
-
 from ..data import Dataset, balanced_subset, cifar10, mnist1d
 from ..ensemble import EnsembleMyrtle, train_ensemble
 from ..losses import LOSSES, GammaSchedule
@@ -21,7 +18,7 @@ from ..runtime import cpu_threads
 from ..settings import Setting
 from ..validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from . import Experiment, register
-from .common import compare_prefix, log_arrays, replay_tolerance, run_groups
+from .common import compare_prefix, log_arrays, merge_members, replay_tolerance, run_groups
 from .sweeps import CURVES, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
@@ -103,16 +100,7 @@ def _width_group(config: ImageConfig, width: int, steps: int, device):
                                  checkpoint=checkpoint.sub(kind) if checkpoint is not None else None,
                                  progress=progress, description=f"{config.dataset} width {width} {kind}")
             parts.append((idx, log_arrays(log)))
-        out = {}
-        for name in CURVES + ("diverged_at",):
-            first = parts[0][1][name]
-            full = np.full(first.shape[:-1] + (len(members),), np.nan if first.dtype.kind == "f" else -1,
-                           dtype=first.dtype)
-            for idx, arrays in parts:
-                full[..., idx] = arrays[name]
-            out[name] = full
-        out["steps"] = parts[0][1]["steps"]
-        return out
+        return merge_members(parts, len(members), CURVES + ("diverged_at",))
     return run
 
 

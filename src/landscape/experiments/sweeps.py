@@ -20,7 +20,7 @@ from ..runtime import cpu_threads
 from ..settings import Setting, setting_label
 from ..validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from . import Experiment, register
-from .common import EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, run_groups, stack_groups
+from .common import EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_groups, stack_groups
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
@@ -113,16 +113,7 @@ def _width_group(config: SweepConfig, width: int, steps: int, device, loss_group
                                  checkpoint=checkpoint.sub(kind) if checkpoint is not None else None,
                                  progress=progress, description=f"width {width} {kind}", early_steps=EARLY_STEPS)
             parts.append((idx, log_arrays(log)))
-        out = {}
-        for name in CURVES + ("diverged_at", "early_objective"):
-            first = parts[0][1][name]
-            full = np.full(first.shape[:-1] + (len(members),), np.nan if first.dtype.kind == "f" else -1,
-                           dtype=first.dtype)
-            for idx, arrays in parts:
-                full[..., idx] = arrays[name]
-            out[name] = full
-        out["steps"] = parts[0][1]["steps"]
-        return out
+        return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
     return run
 
 
