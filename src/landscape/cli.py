@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .experiments import all_experiments, get_experiment
+from .registry import all_experiments, get_experiment
 from .runner import load_or_run, read
 from .runtime import compute_policy, resolve_device
 from .store import CorruptResultError, Store, config_key
@@ -52,7 +52,7 @@ def torch_device_type(name: str) -> str:
 
 
 def cmd_claims(args) -> int:
-    from .claims import evaluate_claims
+    from .scorecard import evaluate_claims
 
     claims = evaluate_claims()
     problems = [c for c in claims if c.problem]

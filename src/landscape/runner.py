@@ -1,7 +1,7 @@
 """Experiments meet results: `load_or_run(name, preset)` returns the stored result of an experiment for that exact
 config and experiment version, or computes it (with a progress bar, resumable) and stores it with its provenance.
 
-The only module besides `experiments` itself and the command line that knows the experiment registry. Results
+The only module besides the `registry` itself and the command line that knows the experiment registry. Results
 returned here carry their config dataclass as `typed_config` (the file layer, `store`, keeps the stored dict).
 """
 
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import runtime
-from .experiments import config_from_dict, get_experiment
+from .registry import config_from_dict, get_experiment
 from .runtime import Checkpoint, compute_policy, resolve_device
 from .store import (CorruptResultError, MissingResultError, Result, Store, config_dict, config_key, load_result,
                     provenance, save_result)

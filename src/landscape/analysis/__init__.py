@@ -1,1 +1,0 @@
-"""Analyses of stored results, shared by the claims and the chapters' figures."""

@@ -1,0 +1,103 @@
+"""The experiment registry. A named experiment (defined in its topic, `landscape.topics.<topic>.experiment`): a
+validated config type, presets ("smoke" for CI, "full" for the book), a run function and a drift check.
+
+`run(config, *, device, progress, checkpoint) -> (arrays, summary)` computes a result; `replay(config, result, *,
+device) -> list[Comparison]` recomputes the first steps of a stored result so a test can compare them with what is
+stored. Bump `version` whenever a code change alters what `run` produces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .validation import require_choice
+
+
+@dataclass
+class Comparison:
+    """A stored array next to its recomputation, with the tolerance they must agree to."""
+
+    name: str
+    stored: np.ndarray
+    recomputed: np.ndarray
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    version: int
+    title: str
+    chapter: str
+    config_type: type
+    presets: dict[str, Any]
+    run: Callable
+    replay: Callable
+    description: str = ""
+    tags: tuple = field(default_factory=tuple)
+
+    def preset(self, name: str):
+        require_choice("preset", name, tuple(self.presets))
+        return self.presets[name]
+
+
+def config_from_dict(config_type, values: dict):
+    """Rebuild a (possibly nested) config dataclass from its stored dict (lists back to tuples)."""
+    kwargs = {}
+    for f in dataclasses.fields(config_type):
+        if f.name not in values:
+            continue
+        value, default = values[f.name], _default(f)
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = config_from_dict(type(default), value)
+        elif isinstance(value, list):
+            value = _tuples(value)
+        kwargs[f.name] = value
+    return config_type(**kwargs)
+
+
+def _default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def get_experiment(name: str) -> Experiment:
+    _load_all()
+    require_choice("experiment", name, tuple(sorted(REGISTRY)))
+    return REGISTRY[name]
+
+
+def all_experiments() -> list[Experiment]:
+    _load_all()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+# The topics whose `experiment` module registers experiments (`landscape.topics.<topic>.experiment`), imported by
+# name so that the registry stays below the topics in the layers.
+EXPERIMENT_TOPICS = ("cycle", "image", "lrd_network", "lrd_toy", "size_lr", "spiral", "sweeps")
+
+
+def _load_all() -> None:
+    for topic in EXPERIMENT_TOPICS:
+        importlib.import_module(f"landscape.topics.{topic}.experiment")  # registers on import

@@ -1,0 +1,62 @@
+"""Claim of the amplitude × period chapter, from the stored `amp_period` sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of, t_interval
+from ...settings import setting_label
+from ...scorecard import claim
+
+FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as overparameterized here
+
+
+@claim("dl.amp_period.map", chapter="amp_period", needs=("amp_period",),
+       paper="Training and validation accuracy as functions of the amplitude A and the period T (Myrtle5 on "
+             "CIFAR-10): in the underparameterized regime the dynamical loss raises the training accuracy, in the "
+             "overparameterized regime it raises the validation accuracy, over a range of (A, T)",
+       source="ICML 2021 Sec. 4 (CIFAR-10 figures; grid and values not known to us)",
+       criterion="underparameterized width (CE below 0.95 training accuracy): more than half of the (A > 1, T) cells "
+                 "beat CE's seed-mean training accuracy; overparameterized width (CE ≥ 0.95): at least one cell "
+                 "beats CE's validation accuracy with a paired t-interval above 0, at 95% after a Bonferroni correction for "
+                 "the number of cells")
+def amp_period_map(result):
+    frame = final_frame(result)
+    settings = settings_of(result)
+    ce = next(k for k, s in enumerate(settings) if s[1] == 1)
+    dyn = [k for k, s in enumerate(settings) if s[1] > 1]
+    parts, checks, values = [], [], {}
+    for w in result["widths"].tolist():
+        ce_train = float(per_seed(frame, w, ce, "train_accuracy").mean())
+        if ce_train < FITS_AT_LEAST:
+            wins = [k for k in dyn if per_seed(frame, w, k, "train_accuracy").mean() > ce_train]
+            best = max(dyn, key=lambda k: per_seed(frame, w, k, "train_accuracy").mean())
+            ok = len(wins) > len(dyn) / 2
+            parts.append(f"width {w} (under: CE training accuracy {ce_train:.2f}): {len(wins)} of {len(dyn)} cells "
+                         f"train better; best {setting_label(settings[best])} "
+                         f"{per_seed(frame, w, best, 'train_accuracy').mean():.2f}")
+            values[f"w{w}"] = {"regime": "under", "ce_train": ce_train, "cells_better": len(wins), "cells": len(dyn)}
+        else:
+            ce_val = float(per_seed(frame, w, ce, "validation_accuracy").mean())
+            # Bonferroni: one family of len(dyn) comparisons against CE
+            confidence = 1 - 0.05 / len(dyn)
+            intervals = {k: t_interval(paired_difference(frame, w, k, ce), confidence) for k in dyn}
+            significant = [k for k, (m, lo, hi) in intervals.items() if lo > 0]
+            better = [k for k, (m, lo, hi) in intervals.items() if m > 0]
+            best = max(dyn, key=lambda k: intervals[k][0])
+            m, lo, hi = intervals[best]
+            ok = bool(significant)
+            parts.append(f"width {w} (over: CE training accuracy {ce_train:.2f}, validation {ce_val:.3f}): "
+                         f"{len(better)} of {len(dyn)} cells have higher mean validation accuracy, {len(significant)} "
+                         f"significantly after a Bonferroni correction for the {len(dyn)} cells "
+                         f"({', '.join(setting_label(settings[k]) for k in significant) or 'none'}); highest mean {setting_label(settings[best])} {m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            values[f"w{w}"] = {"regime": "over", "ce_validation": ce_val, "cells_better": len(better),
+                               "cells_significant": len(significant), "best_difference": [m, lo, hi]}
+        checks.append(ok)
+    regimes = {v["regime"] for v in values.values()}
+    if regimes != {"under", "over"}:
+        status = "not testable" if not any(checks) else "partly"
+        parts.append("the stored widths do not cover both regimes")
+    else:
+        status = "reproduced" if all(checks) else "partly" if any(checks) else "not reproduced"
+    return status, "; ".join(parts), values

@@ -1,0 +1,51 @@
+"""Claim of the cycle chapter (ICML 2021 claim 4), from the stored `cycle` result."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...scorecard import claim
+
+
+def _phases(result):
+    config = result.typed_config
+    tau = (result["snapshot_steps"] - config.start_step) / config.run.period
+    middle = (tau >= 0.25) & (tau <= 0.75)
+    return tau, middle
+
+
+def widen_then_narrow(values, middle, wider_is_smaller: bool):
+    """The middle of the period is wider (smaller curvature / larger width) than both ends."""
+    v = np.asarray(values, dtype=np.float64)
+    best = v[middle].min() if wider_is_smaller else v[middle].max()
+    if wider_is_smaller:
+        return bool(best < v[0] and best < v[-1]), float(best)
+    return bool(best > v[0] and best > v[-1]), float(best)
+
+
+@claim("dl.cycle.valleys_widen_then_narrow", chapter="cycle", needs=("cycle",),
+       paper="During a cycle the valleys widen (and deepen), then narrow (and rise); when a valley narrows the "
+             "learning rate becomes too large and the network is pushed elsewhere",
+       source="ICML 2021 abstract, claim 4; Sec. 5 and Fig. 4 (λ_max panel)",
+       criterion="over the snapshots of one period of the Fig. 4 run: the Hessian λ_max, the Hessian trace and the "
+                 "width of the valley along the top eigenvector are all wider in the middle of the period "
+                 "(τ ∈ [T/4, 3T/4]: smallest λ_max and trace, largest width) than at both its start and its end")
+def valleys_widen_then_narrow(result):
+    tau, middle = _phases(result)
+    checks = {
+        "λ_max": (result["hessian_max"], True),
+        "trace": (result["trace_exact"], True),
+        "width along the top eigenvector": (result["width_top"], False),
+    }
+    ok, parts, values = [], [], {}
+    for name, (v, smaller) in checks.items():
+        passed, best = widen_then_narrow(v, middle, smaller)
+        ok.append(passed)
+        parts.append(f"{name} {v[0]:.3g} → {best:.3g} (middle) → {v[-1]:.3g}")
+        values[name] = {"start": float(v[0]), "middle": best, "end": float(v[-1]), "passed": passed}
+    F = result["snapshot_objective"]
+    deepest = float(F[middle].min())
+    parts.append(f"depth: F {F[0]:.3g} → {deepest:.3g} → {F[-1]:.3g}")
+    values["objective"] = {"start": float(F[0]), "middle": deepest, "end": float(F[-1])}
+    status = "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
+    return status, "; ".join(parts), values

@@ -1,0 +1,224 @@
+"""Claims of the lrd_toy chapter (late learning-rate decay on the nonlinear toy model), from stored results.
+
+The model and protocol are the book's reading of the paper (see `landscape.lrd_toy`); reference numbers quoted as
+"notes' check" come from an independent numpy check with the same protocol, not from the paper's text: they are
+kept here as data (`NOTES_FINAL_TEST_LOSS`, `NOTES_TEST_LOSS_MN`, with `NOTES_SOURCE`) and compared with our runs by
+`notes_comparison`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .analysis import final, index, main_path, window_mean
+from ...scorecard import claim
+
+GAMMA = 1.0  # the headline exponent (the notes' check); γ = 2 is reported alongside
+NOISE = "label"
+DROP_AT_LEAST = 0.3  # late decay must lower every seed's final test loss by ≥ 30 %
+NEAR_MN = 0.05  # "reaches w_mn": distance ≤ 5 % of where an immediate decay lands; test loss within 5 % of L(w_mn)
+STALL_RTOL = 0.01
+
+# Reference values, not the paper's: the independent numpy check recorded in our paper notes
+# (shared/papers/late-lr-decay.md, "Independent check [measured]"), one training set. Of its table, the rows of the
+# noise models this book runs are kept (its label noise ±0.1 and plain SGD at η = 0.02 rows are not).
+NOTES_SOURCE = ("paper notes (late-lr-decay.md), independent check [measured]: a numpy run of the same protocol on "
+                "one training set — d = 50, n = 20, α* ~ N(0, I/d), ‖w₀‖ = 1.5, batch size 1, η = 0.01 for T₁ "
+                "steps, then η/10 for 20,000 steps, then 2,000 full-batch GD steps; label noise ±0.3")
+NOTES_TEST_LOSS_MN = 0.195  # L(w_mn) of the notes' training set
+NOTES_FINAL_TEST_LOSS = {  # (noise, γ): {T₁: final test loss}
+    ("label", 1.0): {0: 1.201, 2000: 0.476, 5000: 0.305, 20000: 0.203, 50000: 0.1951},
+    ("plain", 1.0): {0: 1.316, 2000: 1.091, 5000: 1.091, 20000: 1.091, 50000: 1.091},
+    ("isotropic", 1.0): {0: 1.317, 2000: 1.332, 5000: 1.017, 20000: 1.969, 50000: 1.425},
+    ("label", 0.0): {0: 1.108, 2000: 1.108, 5000: 1.108, 20000: 1.108, 50000: 1.108},
+}
+
+
+def _notes_path(noise: str, gamma: float) -> str:
+    """The notes' final test losses over T₁ as quoted in the claims: "1.201 (T₁ = 0) → 0.476 (2k) → …"."""
+    return " → ".join(f"{v:g} ({'T₁ = 0' if t == 0 else f'{t // 1000}k'})"
+                      for t, v in NOTES_FINAL_TEST_LOSS[(noise, gamma)].items())
+
+
+def notes_comparison(decay) -> pd.DataFrame:
+    """Our final test losses next to the notes' check, for each (noise, γ) and T₁ that both have: the notes' value,
+    our first seed's, the seed mean and the seed range (formatted to 3 decimals)."""
+    gammas = list(decay["gammas"])
+    t1s = _t1(decay)
+    rows = []
+    for (noise, gamma), ref in NOTES_FINAL_TEST_LOSS.items():
+        if gamma not in gammas or noise not in [str(z) for z in decay["noises"]]:
+            continue
+        loss = final(decay, "test_loss", gamma, noise)
+        for t, value in ref.items():
+            if t in t1s:
+                j = t1s.index(t)
+                rows.append({"noise": noise, "γ": f"{gamma:g}", "T₁": f"{t:,}", "notes' check": value,
+                             f"ours, seed {int(decay['seeds'][0])}": loss[0, j], "ours, seed mean": loss[:, j].mean(),
+                             "ours, seed range": f"{loss[:, j].min():.3f}–{loss[:, j].max():.3f}"})
+    return pd.DataFrame(rows)
+
+
+def _fmt(values, digits=3) -> str:
+    return "[" + ", ".join(f"{v:.{digits}f}" for v in np.asarray(values, dtype=float)) + "]"
+
+
+def _t1(result) -> list[int]:
+    return [int(t) for t in result["decay_steps"]]
+
+
+def _status(all_ok: bool, some_ok: bool) -> str:
+    return "reproduced" if all_ok else "partly" if some_ok else "not reproduced"
+
+
+@claim("lrd.toy.late_decay_lowers_test_loss", chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="Extending the large-learning-rate phase (decaying later) lowers the final test loss of the nonlinear "
+             "model: the longer phase steers SGD toward the minimum-norm interpolator, which generalizes "
+             f"near-optimally. Notes' check (γ = 1, label noise ±0.3): {_notes_path('label', 1.0)}, "
+             f"L(w_mn) = {NOTES_TEST_LOSS_MN:g}",
+       source="AISTATS 2024 abstract (claim 3); paper notes, independent check",
+       criterion=f"γ = 1, label noise ±0.3: every seed's final test loss at the longest T₁ is ≥ "
+                 f"{DROP_AT_LEAST:.0%} below its T₁ = 0 value, and the seed mean never rises from one T₁ to the "
+                 "next by more than one standard error (over seeds) of that change")
+def late_decay_lowers_test_loss(decay):
+    loss = final(decay, "test_loss", GAMMA, NOISE)  # (seeds, T₁)
+    g = index(decay, GAMMA, NOISE)[0]
+    mean = loss.mean(0)
+    steps = np.diff(loss, axis=1)
+    se = steps.std(0, ddof=1) / np.sqrt(len(loss)) if len(loss) > 1 else np.zeros(steps.shape[1])
+    drop = 1 - loss[:, -1] / loss[:, 0]
+    every_seed = bool((drop >= DROP_AT_LEAST).all())
+    monotone = bool((steps.mean(0) <= se).all())
+    values = {"decay_steps": _t1(decay), "mean_final_test_loss": mean.tolist(), "per_seed": loss.tolist(),
+              "drop": drop.tolist(), "test_loss_mn": decay["test_loss_mn"][:, g].tolist()}
+    if 2.0 in list(decay["gammas"]):
+        values["mean_final_test_loss_gamma2"] = final(decay, "test_loss", 2.0, NOISE).mean(0).tolist()
+    ours = (f"seed mean over T₁ = {_t1(decay)}: {_fmt(mean)} (mean L(w_mn) = "
+            f"{decay['test_loss_mn'][:, g].mean():.3f}); drop T₁ = 0 → {_t1(decay)[-1]}: {_fmt(100 * drop, 0)} %; "
+            f"seed {int(decay['seeds'][0])}: {loss[0, 0]:.3f} → {loss[0, -1]:.4f} (its L(w_mn) = "
+            f"{decay['test_loss_mn'][0, g]:.4f}); largest rise of the mean between consecutive T₁ "
+            f"{max(0.0, float(steps.mean(0).max())):+.3f} (one SE {float(se[steps.mean(0).argmax()]):.3f}): some "
+            "seeds pass below L(w_mn) on the way to w_mn")
+    return _status(every_seed and monotone, every_seed or monotone), ours, values
+
+
+@claim("lrd.toy.reaches_min_norm", chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="A long large-LR phase brings the model to the minimum-L2-norm solution of the training loss "
+             f"(notes' check: final test loss {NOTES_FINAL_TEST_LOSS[('label', 1.0)][50000]:g} ≈ L(w_mn) = "
+             f"{NOTES_TEST_LOSS_MN:g} at T₁ = 50k)",
+       source="AISTATS 2024 abstract (claim 3); third-party review; paper notes, independent check",
+       criterion=f"γ = 1, label noise: for every seed, ‖w − w_mn‖ after the longest T₁ (then decay and GD polish) "
+                 f"is ≤ {NEAR_MN:.0%} of its value after T₁ = 0 (where an immediate decay lands), and the final test "
+                 f"loss is within {NEAR_MN:.0%} of L(w_mn)")
+def reaches_min_norm(decay):
+    dist = final(decay, "dist_mn", GAMMA, NOISE)
+    loss = final(decay, "test_loss", GAMMA, NOISE)
+    g, z = index(decay, GAMMA, NOISE)
+    loss_mn = decay["test_loss_mn"][:, g]
+    ratio = dist[:, -1] / dist[:, 0]
+    gap = np.abs(loss[:, -1] / loss_mn - 1)
+    before_decay = decay["sgd_end_dist_mn"][:, g, z, -1]  # noise floor of the large-LR phase is reached earlier
+    _, path = main_path(decay, "dist_mn", GAMMA, NOISE)
+    ok = (ratio <= NEAR_MN) & (gap <= NEAR_MN)
+    values = {"dist_t1_0": dist[:, 0].tolist(), "dist_t1_max": dist[:, -1].tolist(), "ratio": ratio.tolist(),
+              "relative_test_loss_gap": gap.tolist(), "dist_at_decay_on_main_path": path[:, -1].tolist(),
+              "dist_end_of_small_lr_phase": before_decay.tolist()}
+    if 2.0 in list(decay["gammas"]):
+        d2 = final(decay, "dist_mn", 2.0, NOISE)
+        values["ratio_gamma2"] = (d2[:, -1] / d2[:, 0]).tolist()
+    ours = (f"‖w − w_mn‖ {_fmt(dist[:, 0], 2)} (T₁ = 0) → {_fmt(dist[:, -1], 4)} (T₁ = {_t1(decay)[-1]}), ratio ≤ "
+            f"{ratio.max():.4f}; |L/L(w_mn) − 1| ≤ {gap.max():.4f}. The large-LR iterate itself hovers at distance "
+            f"≈ {path[:, -1].mean():.2f} at the decay (its noise floor); the small-LR phase and the polish finish the "
+            "approach")
+    return _status(bool(ok.all()), bool(ok.any())), ours, values
+
+
+@claim("lrd.toy.gamma0_no_effect", chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="Control, the book's derivation (not a claim of the paper): for γ = 0 (plain linear regression) the "
+             "Hessian is constant and every gradient lies in the row space of X, so the decay time cannot matter "
+             f"(notes' check: {NOTES_FINAL_TEST_LOSS[('label', 0.0)][0]:g} at every T₁)",
+       source="paper notes, derived specification and independent check",
+       criterion="γ = 0, label and plain noise: for every seed the final test loss is the same at every T₁ "
+                 "(spread ≤ 1e-6 relative)")
+def gamma0_no_effect(decay):
+    if 0.0 not in list(decay["gammas"]):
+        return "not testable", "γ = 0 is not in the stored sweep", {}
+    out, spreads = {}, []
+    for noise in ("label", "plain"):
+        loss = final(decay, "test_loss", 0.0, noise)
+        spread = (loss.max(1) - loss.min(1)) / loss.mean(1)
+        spreads.append(spread.max())
+        out[noise] = {"per_seed_mean": loss.mean(1).tolist(), "relative_spread": spread.tolist()}
+    label = final(decay, "test_loss", 0.0, "label")
+    ok = max(spreads) <= 1e-6
+    ours = (f"γ = 0 final test loss per seed {_fmt(label.mean(1))} (seed mean {label.mean():.3f}), identical across "
+            f"T₁ to a relative {max(spreads):.1e} for label and plain noise")
+    return ("reproduced" if ok else "not reproduced"), ours, out
+
+
+@claim("lrd.toy.noise_model", chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="Which SGD noise moves the model along the minima manifold? The paper's noise model is not verified "
+             "here [open]. Notes' check (γ = 1): label noise drifts to w_mn; plain minibatch SGD stalls once on the "
+             f"manifold ({NOTES_FINAL_TEST_LOSS[('plain', 1.0)][2000]:g} at every T₁ ≥ 2k); isotropic parameter "
+             f"noise does not approach w_mn (erratic, {min(NOTES_FINAL_TEST_LOSS[('isotropic', 1.0)].values()):.2f}–"
+             f"{max(NOTES_FINAL_TEST_LOSS[('isotropic', 1.0)].values()):.2f})",
+       source="paper notes, independent check; label-noise SGD theory (Blanc et al. 2020; Li, Wang & Arora 2022)",
+       criterion=f"γ = 1, longest T₁ against T₁ = 0: label noise cuts ‖w − w_mn‖ by ≥ 90 % for every seed; plain "
+                 f"SGD's final test loss is the same (±{STALL_RTOL:.0%}) for every T₁ > 0; isotropic noise leaves "
+                 "‖w − w_mn‖ above half its T₁ = 0 value for every seed")
+def noise_model(decay):
+    noises = [str(z) for z in decay["noises"]]
+    if not all(z in noises for z in ("label", "plain", "isotropic")):
+        return "not testable", f"the stored sweep has noises {noises} only", {}
+    ratio = {z: (lambda d: d[:, -1] / d[:, 0])(final(decay, "dist_mn", GAMMA, z)) for z in noises}
+    plain = final(decay, "test_loss", GAMMA, "plain")
+    plain_spread = (plain[:, 1:].max(1) - plain[:, 1:].min(1)) / plain[:, 1:].mean(1)
+    iso = final(decay, "test_loss", GAMMA, "isotropic")
+    checks = {"label drifts to w_mn": bool((ratio["label"] <= 0.1).all()),
+              "plain stalls": bool((plain_spread <= STALL_RTOL).all()),
+              "isotropic does not approach w_mn": bool((ratio["isotropic"] > 0.5).all())}
+    values = {"dist_ratio": {z: r.tolist() for z, r in ratio.items()}, "plain_relative_spread": plain_spread.tolist(),
+              "mean_final_test_loss": {z: final(decay, "test_loss", GAMMA, z).mean(0).tolist() for z in noises},
+              "checks": checks}
+    ours = (f"‖w − w_mn‖ ratio (T₁ = {_t1(decay)[-1]} vs 0): label {_fmt(ratio['label'], 4)}, plain "
+            f"{_fmt(ratio['plain'], 2)}, isotropic {_fmt(ratio['isotropic'], 2)}. Seed-mean test loss: plain "
+            f"{plain[:, 0].mean():.3f} → {plain[:, 1].mean():.3f} then flat (spread ≤ {plain_spread.max():.0e}); "
+            f"isotropic {_fmt(iso.mean(0))}")
+    return _status(all(checks.values()), checks["label drifts to w_mn"]), ours, values
+
+
+@claim("lrd.toy.trace_decreases_along_path", chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="Phase II is a slow noise-driven drift along the minima manifold (paper's phase analysis, per a "
+             "third-party review). Book's derivation: on M the Hessian trace (1/n)[‖X‖_F² r^{2γ} + "
+             "(2γ + γ²)‖y‖² r^{−2}] is smallest at w_mn when ‖X‖_F²‖α_mn‖² ≥ (2 + γ)‖y‖², and label noise drifts "
+             "toward smaller trace, so the trace falls along the path",
+       source="third-party review of the paper (three phases); paper notes, derived specification",
+       criterion="γ = 1, label noise: (a) w_mn is the flattest point of M for every seed; (b) on the main path "
+                 "(longest T₁) the mean tr ∇²L̂ over the last 10 % of the large-LR phase is below its mean over "
+                 "2–10 % for every seed; (c) the trace at the polished end points falls monotonically with T₁ and "
+                 "ends within 1 % of the trace at w_mn")
+def trace_decreases_along_path(decay):
+    g, _ = index(decay, GAMMA, NOISE)
+    steps, trace = main_path(decay, "trace", GAMMA, NOISE)
+    _, norm = main_path(decay, "norm", GAMMA, NOISE)
+    t1 = steps[-1]
+    early = window_mean(steps, trace, 0.02 * t1, 0.10 * t1)
+    late = window_mean(steps, trace, 0.90 * t1, t1 + 1)
+    end_trace = final(decay, "trace", GAMMA, NOISE)  # (seeds, T₁)
+    trace_mn = decay["trace_mn"][:, g]
+    flattest = decay["flattest_norm"][:, g] <= decay["norm_mn"][:, g] * (1 + 1e-12)
+    checks = {"w_mn is the flattest point": bool(flattest.all()),
+              "main-path trace falls": bool((late < early).all()),
+              "end-point trace falls to tr at w_mn": bool((np.diff(end_trace, axis=1) < 0).all()
+                                                          and (np.abs(end_trace[:, -1] / trace_mn - 1) <= 0.01).all())}
+    values = {"main_path_trace_early": early.tolist(), "main_path_trace_late": late.tolist(),
+              "main_path_norm_early": window_mean(steps, norm, 0.02 * t1, 0.10 * t1).tolist(),
+              "main_path_norm_late": window_mean(steps, norm, 0.90 * t1, t1 + 1).tolist(),
+              "norm_mn": decay["norm_mn"][:, g].tolist(),
+              "end_point_trace": end_trace.tolist(), "trace_mn": trace_mn.tolist(), "checks": checks}
+    ours = (f"main path tr ∇²L̂ {_fmt(early, 1)} (2–10 % of T₁ = {int(t1)}) → {_fmt(late, 1)} (last 10 %); end points "
+            f"(seed mean) {_fmt(end_trace.mean(0), 1)} over T₁ = {_t1(decay)} vs {trace_mn.mean():.1f} at w_mn; "
+            f"‖w‖ {values['main_path_norm_early'][0]:.2f} → {values['main_path_norm_late'][0]:.2f} (seed "
+            f"{int(decay['seeds'][0])}, r_mn = {values['norm_mn'][0]:.2f})")
+    return _status(all(checks.values()), any(checks.values())), ours, values

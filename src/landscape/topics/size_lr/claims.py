@@ -1,0 +1,73 @@
+"""Claims of the size × learning-rate chapter (follow-up, Fig. 1), computed from the stored `size_lr` result."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...scorecard import claim
+
+EOS_BAND = (0.8, 1.5)  # final λ_max / (2/η) counted as "at the edge of stability"
+
+
+def _final(result, name):
+    """(widths, lrs) table of the seed-mean of the last record of a curve."""
+    lrs = sorted(set(result["member_lr"].tolist()))
+    values = result[name][:, -1, :]
+    return lrs, np.array([[np.nanmean(values[i, result["member_lr"] == lr]) for lr in lrs]
+                          for i in range(values.shape[0])])
+
+
+@claim("dl.followup.size_deepens_minima", chapter="size_lr", needs=("size_lr",),
+       paper="Network size changes the depth of the minima gradient descent finds (abstract; Fig. 1: three sizes, "
+             "loss averaged over 20 runs). The direction is our reading: larger networks reach lower loss",
+       source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
+       criterion="seed-mean final training loss decreases strictly with width, at each learning rate")
+def size_deepens(result):
+    lrs, loss = _final(result, "train_loss")
+    widths = result["widths"].tolist()
+    monotone = [bool(np.all(np.diff(loss[:, j]) < 0)) for j in range(len(lrs))]
+    status = "reproduced" if all(monotone) else "partly" if any(monotone) else "not reproduced"
+    ours = "; ".join(f"η = {lr:g}: " + ", ".join(f"w{w} {loss[i, j]:.3f}" for i, w in enumerate(widths))
+                     for j, lr in enumerate(lrs))
+    return status, "final training loss " + ours, {"lrs": lrs, "widths": widths, "final_loss": loss.tolist()}
+
+
+@claim("dl.followup.lr_flattens_minima", chapter="size_lr", needs=("size_lr",),
+       paper="The learning rate changes the sharpness of the minima (abstract; Fig. 1: two learning rates, Hessian "
+             "λ_max averaged over 20 runs). The direction is our reading: the larger rate ends in flatter minima",
+       source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
+       criterion="seed-mean final λ_max is lower with the larger learning rate, at each width")
+def lr_flattens(result):
+    lrs, lam = _final(result, "hessian_max")
+    widths = result["widths"].tolist()
+    flatter = [bool(lam[i, -1] < lam[i, 0]) for i in range(len(widths))]
+    status = "reproduced" if all(flatter) else "partly" if any(flatter) else "not reproduced"
+    ours = "; ".join(f"w{w}: " + " vs ".join(f"{lam[i, j]:.2f} (η = {lr:g})" for j, lr in enumerate(lrs))
+                     for i, w in enumerate(widths))
+    return status, "final λ_max " + ours + f"; flatter with the larger rate at {sum(flatter)} of {len(widths)} widths", \
+        {"lrs": lrs, "widths": widths, "final_hessian_max": lam.tolist(), "flatter": flatter}
+
+
+@claim("dl.followup.large_lr_edge_of_stability", chapter="size_lr", needs=("size_lr",),
+       paper="The follow-up links the loss's instabilities to the edge of stability (Cohen et al. 2021): at a large "
+             "rate, λ_max is held near 2/η",
+       source="Lavin & Ruiz-Garcia 2024, abstract",
+       criterion=f"with the largest η, the seed-mean final λ_max lies in [{EOS_BAND[0]}, {EOS_BAND[1]}] × 2/η at "
+                 "every width whose small-η run is sharper than 2/η at the end, and no run diverges")
+def large_lr_eos(result):
+    lrs, lam = _final(result, "hessian_max")
+    widths = result["widths"].tolist()
+    level = 2.0 / lrs[-1]
+    ratio = lam[:, -1] / level
+    relevant = [i for i in range(len(widths)) if lam[i, 0] > level]
+    inside = [i for i in relevant if EOS_BAND[0] <= ratio[i] <= EOS_BAND[1]]
+    diverged = int((result["diverged_at"] >= 0).sum())
+    if not relevant:
+        status = "not testable"
+    else:
+        status = "reproduced" if len(inside) == len(relevant) and diverged == 0 else "partly" if inside \
+            else "not reproduced"
+    ours = (f"η = {lrs[-1]:g}: final λ_max/(2/η) = " + ", ".join(f"w{w} {ratio[i]:.2f}" for i, w in enumerate(widths))
+            + f"; small-η runs sharper than 2/η at widths {[widths[i] for i in relevant]}; {diverged} runs diverged")
+    return status, ours, {"ratio": ratio.tolist(), "relevant_widths": [widths[i] for i in relevant],
+                          "diverged": diverged}

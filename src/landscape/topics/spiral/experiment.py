@@ -1,0 +1,202 @@
+"""ICML 2021 Fig. 4: the spiral, a 2-100-3 ReLU net, full-batch GD at η = 1 on the dynamical loss (A = 70,
+T = 5000, final period plain CE), with the Hessian λ_max of F and the NTK λ_max logged along the way; the plain-CE
+baseline; and the initialization table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ...curvature import top_eigenvalues
+from ...data import spiral
+from ...losses import GammaSchedule, weighted_cross_entropy
+from ...models import INITS, MLP, torch_dtype
+from ...ntk import ntk_max_eigenvalue
+from ...training import Probe, train_full_batch
+from ...runtime import cpu_threads
+from ...validation import normalize_fields, require, require_choice, require_finite, require_int
+from ...registry import Comparison, Experiment, register
+
+REPLAY_STEPS = 300
+
+
+@dataclass(frozen=True)
+class SpiralConfig:
+    """One full-batch GD run on the spiral. amplitude = 1 is plain cross-entropy."""
+
+    amplitude: float = 70.0
+    period: int = 5000
+    final_plain_ce: bool = True
+    init: str = "ntk2021"
+    width: int = 100
+    lr: float = 1.0
+    steps: int = 70_000
+    seed: int = 0
+    dtype: str = "float64"
+    hessian_every: int = 25  # 0: no Hessian probe
+    lanczos_steps: int = 20
+    ntk_every: int = 1  # 0: no NTK probe
+    ntk_points: int = 50
+
+    def __post_init__(self):
+        normalize_fields(self)
+        require_finite("amplitude", self.amplitude, at_least=1.0)
+        require_int("period", self.period, at_least=1)
+        require_int("steps", self.steps, at_least=1)
+        require_choice("init", self.init, INITS)
+        require_int("width", self.width, at_least=1)
+        require_finite("lr", self.lr, positive=True)
+        require_int("seed", self.seed)
+        torch_dtype(self.dtype)
+        require_int("hessian_every", self.hessian_every)
+        require_int("lanczos_steps", self.lanczos_steps, at_least=1)
+        require_int("ntk_every", self.ntk_every)
+        require_int("ntk_points", self.ntk_points, at_least=1)
+        require(self.ntk_points <= 300, "ntk_points", "<= 300 (the spiral has 300 points)", self.ntk_points)
+
+    def schedule(self) -> GammaSchedule:
+        return GammaSchedule(3, float(self.amplitude), self.period, self.steps, self.final_plain_ce)
+
+
+def train_spiral(config: SpiralConfig, *, device, progress=False, checkpoint=None, until: int | None = None):
+    """Train one spiral net; returns the TrainingLog (t = 0 … until or steps)."""
+    dtype = torch_dtype(config.dtype)
+    data = spiral(dtype=dtype).to(device)
+    model = MLP(2, config.width, 3, init=config.init, seed=config.seed, dtype=config.dtype, device=device)
+    steps = config.steps if until is None else min(until, config.steps)
+    schedule = config.schedule()
+    gamma = schedule.gammas(np.arange(steps + 1))
+    probes = []
+    if config.hessian_every:
+        def hessian_max(m, t):
+            criterion = lambda z, y, g=torch.as_tensor(gamma[t], dtype=dtype, device=device): weighted_cross_entropy(z, y, g)
+            return top_eigenvalues(m, criterion, data.x, data.y, method="lanczos", lanczos_steps=config.lanczos_steps)[0]
+        probes.append(Probe("hessian_max", config.hessian_every, hessian_max))
+    if config.ntk_every:
+        x_ntk = data.x[: config.ntk_points]
+        probes.append(Probe("ntk_max", config.ntk_every, lambda m, t: ntk_max_eigenvalue(m, x_ntk)))
+    return train_full_batch(model, data, gamma, config.lr, steps, probes, checkpoint=checkpoint, progress=progress,
+                            description=f"spiral A={config.amplitude:g} {config.init}")
+
+
+def _arrays(log) -> dict:
+    arrays = {"objective": log.objective, "cross_entropy": log.cross_entropy, "accuracy": log.accuracy}
+    for name, (steps, values) in log.probes.items():
+        arrays[f"{name}_steps"], arrays[name] = steps, values
+    return arrays
+
+
+def run_spiral(config: SpiralConfig, *, device, progress=True, checkpoint=None):
+    with cpu_threads(1, device):
+        log = train_spiral(config, device=device, progress=progress, checkpoint=checkpoint)
+    summary = {"final_accuracy": float(log.accuracy[-1]), "final_cross_entropy": float(log.cross_entropy[-1]),
+               "diverged_at": log.diverged_at, "steps_run": int(len(log.objective) - 1)}
+    return _arrays(log), summary
+
+
+def replay_spiral(config: SpiralConfig, result, *, device):
+    n = min(REPLAY_STEPS, config.steps)
+    arrays = _arrays(train_spiral(config, device=device, until=n))
+    out = []
+    for name, recomputed in arrays.items():
+        stored = result[name]
+        if name.endswith("_steps") or name in ("hessian_max", "ntk_max"):
+            steps = result[name if name.endswith("_steps") else name + "_steps"]
+            keep = steps < n  # the replay's last step is a probe step of its own
+            stored = stored[keep]
+            recomputed = recomputed[: keep.sum()]
+        else:
+            stored = stored[: n + 1]
+        out.append(Comparison(name, stored, recomputed, rtol=1e-6 if config.dtype == "float64" else 1e-3))
+    return out
+
+
+FIG4 = SpiralConfig()
+SMOKE = SpiralConfig(period=50, steps=400, hessian_every=25, ntk_every=5)
+
+register(Experiment(
+    name="spiral_dynamical", version=1, title="Spiral, dynamical loss A = 70, T = 5000 (ICML Fig. 4)",
+    chapter="spiral", config_type=SpiralConfig, presets={"full": FIG4, "smoke": SMOKE},
+    run=run_spiral, replay=replay_spiral,
+    description="2-100-3 ReLU net, 2021 init, float64, full-batch GD η = 1, 70k steps, Hessian λ_max of F every "
+                "25 steps, NTK λ_max on the first 50 points every step."))
+
+register(Experiment(
+    name="spiral_ce", version=1, title="Spiral, plain cross-entropy baseline (A = 1), same protocol",
+    chapter="spiral", config_type=SpiralConfig,
+    presets={"full": replace(FIG4, amplitude=1.0), "smoke": replace(SMOKE, amplitude=1.0)},
+    run=run_spiral, replay=replay_spiral,
+    description="As spiral_dynamical with A = 1 (Γ ≡ 1)."))
+
+
+@dataclass(frozen=True)
+class InitTableConfig:
+    """Final training accuracy for each initialization × loss × seed, same protocol as Fig. 4 without probes."""
+
+    inits: tuple[str, ...] = INITS
+    amplitudes: tuple[float, ...] = (1.0, 70.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    run: SpiralConfig = replace(FIG4, hessian_every=0, ntk_every=0)
+    curve_every: int = 250
+
+    def __post_init__(self):
+        normalize_fields(self)
+        for init in self.inits:
+            require_choice("inits", init, INITS)
+        for a in self.amplitudes:
+            require_finite("amplitudes", a, at_least=1.0)
+        require(len(self.seeds) > 0, "seeds", "a non-empty tuple of integers", self.seeds)
+        require_int("curve_every", self.curve_every, at_least=1)
+
+    def units(self):
+        return [replace(self.run, init=i, amplitude=float(a), seed=s)
+                for i in self.inits for a in self.amplitudes for s in self.seeds]
+
+
+def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint=None, until=None):
+    units = config.units()
+    state = (checkpoint.load() if checkpoint else None) or {"done": []}
+    done = list(state["done"])
+    bar = tqdm(total=len(units), initial=len(done), desc="init table", disable=not progress)
+    with cpu_threads(1, device):
+        for unit in units[len(done):]:
+            log = train_spiral(unit, device=device, until=until)
+            done.append({"accuracy": torch.tensor(log.accuracy), "cross_entropy": torch.tensor(log.cross_entropy),
+                         "diverged_at": -1 if log.diverged_at is None else log.diverged_at})
+            if checkpoint is not None and until is None:
+                checkpoint.save({"done": done})
+            bar.update(1)
+    bar.close()
+    n = min(REPLAY_STEPS, config.run.steps) + 1
+    arrays = {
+        "init": np.array([u.init for u in units]),
+        "amplitude": np.array([u.amplitude for u in units]),
+        "seed": np.array([u.seed for u in units]),
+        "final_accuracy": np.array([float(d["accuracy"][-1]) for d in done]),
+        "final_cross_entropy": np.array([float(d["cross_entropy"][-1]) for d in done]),
+        "diverged_at": np.array([d["diverged_at"] for d in done]),
+        "curve_steps": np.arange(0, config.run.steps + 1, config.curve_every),
+        "accuracy_curves": np.stack([d["accuracy"].numpy()[:: config.curve_every] for d in done]) if until is None
+        else np.zeros((len(done), 0)),
+        "prefix_cross_entropy": np.stack([d["cross_entropy"].numpy()[:n] for d in done]),
+    }
+    return arrays, {"units": len(units)}
+
+
+def replay_init_table(config: InitTableConfig, result, *, device):
+    n = min(REPLAY_STEPS, config.run.steps)
+    arrays, _ = run_init_table(config, device=device, progress=False, until=n)
+    return [Comparison("prefix_cross_entropy", result["prefix_cross_entropy"], arrays["prefix_cross_entropy"])]
+
+
+register(Experiment(
+    name="spiral_init_table", version=1, title="Spiral: initialization × loss × seed (2021 init, Glorot, no bias)",
+    chapter="spiral", config_type=InitTableConfig,
+    presets={"full": InitTableConfig(),
+             "smoke": InitTableConfig(seeds=(0,), run=replace(SMOKE, hessian_every=0, ntk_every=0), curve_every=10)},
+    run=run_init_table, replay=replay_init_table,
+    description="3 inits × {CE, A = 70} × 3 seeds, 70k steps each, final training accuracy."))
