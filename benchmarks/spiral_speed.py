@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import torch
 
-from landscape.experiments.spiral import FIG4, train_spiral
+from landscape.topics.spiral.experiment import FIG4, train_spiral
 from landscape.runtime import cpu_threads, resolve_device
 
 parser = argparse.ArgumentParser()

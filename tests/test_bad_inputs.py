@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from landscape import lrd_toy as toy
+from landscape.topics.lrd_toy import model as toy
 from landscape.data import Dataset, augment, balanced_subset, mnist1d, random_shift, spiral, spiral_split
-from landscape.experiments.common import SpiralSplitConfig
-from landscape.experiments.cycle import CycleConfig
-from landscape.experiments.image import ImageConfig
-from landscape.experiments.lrd_network import LateDecayNetConfig
-from landscape.experiments.lrd_toy import DecayConfig, PictureConfig
-from landscape.experiments.size_lr import SizeLRConfig
-from landscape.experiments.spiral import SpiralConfig
-from landscape.experiments.sweeps import SweepConfig
+from landscape.ensemble_runs import SpiralSplitConfig
+from landscape.topics.cycle.experiment import CycleConfig
+from landscape.topics.image.experiment import ImageConfig
+from landscape.topics.lrd_network.experiment import LateDecayNetConfig
+from landscape.topics.lrd_toy.experiment import DecayConfig, PictureConfig
+from landscape.topics.size_lr.experiment import SizeLRConfig
+from landscape.topics.spiral.experiment import SpiralConfig
+from landscape.topics.sweeps.experiment import SweepConfig
 from landscape.ensemble import EnsembleMLP, EnsembleMyrtle, EnsembleProbe, evaluate, train_ensemble
 from landscape.losses import GammaSchedule
 from landscape.models import MLP, VGG, Myrtle

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from landscape import cli
-from landscape.experiments import get_experiment
+from landscape.registry import get_experiment
 from landscape.runner import load_or_run
 from landscape.store import Result, Store, config_key, save_result
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.experiments.common import SpiralSplitConfig, run_groups, stack_groups
-from landscape.experiments.size_lr import SizeLRConfig
+from landscape.ensemble_runs import SpiralSplitConfig, run_groups, stack_groups
+from landscape.topics.size_lr.experiment import SizeLRConfig
 from landscape.runtime import Checkpoint
 from landscape.validation import ConfigError
 
@@ -56,7 +56,7 @@ def test_stack_groups_pads_ragged_arrays_with_nan():
     assert out["a"].shape == (2, 2, 3) and np.isnan(out["a"][1, :, 1:]).all()
 
 
-from landscape.experiments.sweeps import SweepConfig  # noqa: E402
+from landscape.topics.sweeps.experiment import SweepConfig  # noqa: E402
 from landscape.settings import setting_label  # noqa: E402
 
 
@@ -80,7 +80,7 @@ def test_setting_labels():
 
 def test_sweep_members_share_seeds_across_settings_and_match_single_runs():
     """Every setting of a width starts from the same weights for the same seed (paired comparisons)."""
-    from landscape.experiments.sweeps import run_sweep
+    from landscape.topics.sweeps.experiment import run_sweep
     from landscape.ensemble import EnsembleMLP, train_ensemble
 
     config = SweepConfig(widths=(6,), settings=(("dce", 1.0, 10, 1.0), ("dce", 5.0, 10, 0.5)), seeds=2, steps=40,
@@ -101,7 +101,7 @@ def test_sweep_members_share_seeds_across_settings_and_match_single_runs():
 
 def test_t_interval_and_paired_differences():
     import pandas as pd
-    from landscape.analysis.sweeps import paired_difference, t_interval
+    from landscape.topics.sweeps.analysis import paired_difference, t_interval
 
     mean, lo, hi = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and lo == pytest.approx(2.0 - 4.302653 / np.sqrt(3), rel=1e-5) and hi > 2
@@ -111,7 +111,7 @@ def test_t_interval_and_paired_differences():
 
 
 def test_amp_period_grid_puts_plain_ce_once():
-    from landscape.experiments.sweeps import amp_period_settings
+    from landscape.topics.sweeps.experiment import amp_period_settings
 
     settings = amp_period_settings((1.0, 3.0, 10.0), (100, 400))
     assert settings[0] == ("dce", 1.0, 100, 1.0)
@@ -121,7 +121,7 @@ def test_amp_period_grid_puts_plain_ce_once():
 
 def test_crossfit_difference_picks_on_the_other_half():
     import pandas as pd
-    from landscape.analysis.sweeps import crossfit_difference
+    from landscape.topics.sweeps.analysis import crossfit_difference
 
     # setting 1 is better on seeds 0-1, setting 2 on seeds 2-3; reference 0 is flat
     rows = []
@@ -135,14 +135,14 @@ def test_crossfit_difference_picks_on_the_other_half():
 
 
 def test_mse_family_settings():
-    from landscape.experiments.sweeps import mse_family_settings
+    from landscape.topics.sweeps.experiment import mse_family_settings
 
     s = mse_family_settings(10.0, 500, (0.1,))
     assert s == (("dmse1", 1.0, 500, 0.1), ("dmse1", 10.0, 500, 0.1), ("dmse2", 10.0, 500, 0.1))
 
 
 def test_valley_width_along_a_parabola():
-    from landscape.experiments.cycle import width_along
+    from landscape.topics.cycle.experiment import width_along
 
     alphas = np.linspace(-1, 1, 201)
     # F = λ α² / 2: the rise 0.05 is reached at |α| = sqrt(0.1 / λ)
@@ -152,7 +152,7 @@ def test_valley_width_along_a_parabola():
 
 
 def test_cycle_config_rejects_a_period_past_the_run_or_the_plain_ce_one():
-    from landscape.experiments.cycle import CycleConfig
+    from landscape.topics.cycle.experiment import CycleConfig
 
     with pytest.raises(ConfigError, match="period_index"):
         CycleConfig(period_index=20)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from landscape.experiments import all_experiments, config_from_dict, get_experiment
+from landscape.registry import all_experiments, config_from_dict, get_experiment
 from landscape.runner import load_or_run
 from landscape.runtime import resolve_device
 from landscape.store import Store, config_key, load_result
@@ -92,7 +92,7 @@ def test_claims_json_from_the_command_line():
 
 @pytest.mark.parametrize("status", ["reproducd", "Reproduced", "", None])
 def test_a_claim_with_an_unknown_status_is_an_error_naming_the_allowed_ones(status):
-    from landscape.claims import STATUSES, Claim
+    from landscape.scorecard import STATUSES, Claim
 
     with pytest.raises(ValueError, match="status") as err:
         Claim("x.y", "chapter", "paper", "Fig. 1", "criterion", status=status)

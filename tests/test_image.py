@@ -104,7 +104,7 @@ def write_fake_cifar10(folder, per_batch=20):
 def test_image_experiment_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from landscape.experiments.image import CIFAR10_PAPER, run_image
+    from landscape.topics.image.experiment import CIFAR10_PAPER, run_image
 
     monkeypatch.setenv("LANDSCAPE_CIFAR10", str(write_fake_cifar10(tmp_path / "cifar-10-batches-py")))
     config = replace(CIFAR10_PAPER, train_per_class=3, validation_per_class=1, widths=(2,), seeds=2, steps=4,
@@ -116,7 +116,7 @@ def test_image_experiment_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatc
 
 
 def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
-    from landscape.experiments.image import CIFAR10_PAPER
+    from landscape.topics.image.experiment import CIFAR10_PAPER
 
     monkeypatch.delenv("LANDSCAPE_CIFAR10", raising=False)
     with pytest.raises(FileNotFoundError, match="LANDSCAPE_CIFAR10"):
@@ -128,7 +128,7 @@ def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
                                           (dict(settings=(("dce", 1.0, 0, 0.1),)), "period"),
                                           (dict(chunk=-1), "chunk"), (dict(steps=10, record_every=3), "record_every")])
 def test_image_config_names_the_bad_field(kwargs, field):
-    from landscape.experiments.image import ImageConfig
+    from landscape.topics.image.experiment import ImageConfig
 
     with pytest.raises(ConfigError, match=field):
         ImageConfig(**kwargs)

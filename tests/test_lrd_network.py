@@ -5,7 +5,7 @@ import torch
 
 from landscape.pca_landscape import fit_pca_surface, grid_axes, nearest_grid_values
 from landscape.data import balanced_subset, mnist1d, random_shift
-from landscape.experiments.lrd_network import LateDecayNetConfig, mse_one_hot
+from landscape.topics.lrd_network.experiment import LateDecayNetConfig, mse_one_hot
 from landscape.models import VGG1d, num_parameters
 from landscape.validation import ConfigError
 

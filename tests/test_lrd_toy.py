@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from landscape import lrd_toy as toy
-from landscape.experiments import config_from_dict, get_experiment
-from landscape.experiments.lrd_toy import DecayConfig, PictureConfig
+from landscape.topics.lrd_toy import model as toy
+from landscape.registry import config_from_dict, get_experiment
+from landscape.topics.lrd_toy.experiment import DecayConfig, PictureConfig
 from landscape.runner import load_or_run
 from landscape.runtime import Checkpoint, resolve_device
 from landscape.validation import ConfigError
@@ -241,7 +241,7 @@ def test_stored_results_match_a_recomputation_of_their_first_steps(name):
 
 
 def test_lrd_toy_claims_are_computed_from_stored_results():
-    from landscape.claims import STATUSES, evaluate_claims
+    from landscape.scorecard import STATUSES, evaluate_claims
 
     claims = {c.id: c for c in evaluate_claims("lrd_toy")}
     assert set(claims) == {"lrd.toy.late_decay_lowers_test_loss", "lrd.toy.reaches_min_norm",
@@ -252,7 +252,7 @@ def test_lrd_toy_claims_are_computed_from_stored_results():
 
 
 def test_interpolator_study_matches_its_closed_forms():
-    from landscape.analysis.lrd_toy import GD_FROM_W0, MIN_NORM, RANDOM_V, interpolator_study
+    from landscape.topics.lrd_toy.analysis import GD_FROM_W0, MIN_NORM, RANDOM_V, interpolator_study
 
     study = interpolator_study(12, 6, 1.5, draws=400, sizes=(2, 6, 10))
     assert list(study.table["interpolator"]) == [MIN_NORM, RANDOM_V, GD_FROM_W0]
@@ -271,7 +271,7 @@ def test_interpolator_study_matches_its_closed_forms():
 
 
 def test_valley_and_trace_checks_of_the_model_chapter():
-    from landscape.analysis.lrd_toy import FIT, MID, TRACE_ERRORS, kappa, trace_check, valley_check
+    from landscape.topics.lrd_toy.analysis import FIT, MID, TRACE_ERRORS, kappa, trace_check, valley_check
 
     problem = toy.make_problem((0,), 5, 10)
     valley = valley_check(problem, (0.0, 1.0), points=100)
@@ -291,8 +291,8 @@ def test_valley_and_trace_checks_of_the_model_chapter():
 
 @pytest.mark.slow
 def test_model_checks_and_notes_comparison_from_smoke_results(tmp_store):
-    from landscape.analysis.lrd_toy import model_checks
-    from landscape.claims.lrd_toy import NOTES_FINAL_TEST_LOSS, NOTES_SOURCE, notes_comparison
+    from landscape.topics.lrd_toy.analysis import model_checks
+    from landscape.topics.lrd_toy.claims import NOTES_FINAL_TEST_LOSS, NOTES_SOURCE, notes_comparison
 
     picture = load_or_run("lrd_toy_picture", "smoke", store=tmp_store, device="cpu", progress=False)
     checks = model_checks(picture, 10, 5, (0.0, 1.0, 2.0), 1.5, draws=50, sizes=(1, 5, 9))

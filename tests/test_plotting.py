@@ -1,4 +1,4 @@
-"""Every public figure function of `landscape.plotting` draws from a smoke result without a warning and returns its
+"""Every public figure function of `landscape.plotting` and of the topics' `figures` modules draws from a smoke result without a warning and returns its
 figure (panel functions that draw on a given axes return the axes); every figure is closed afterwards.
 
 The smoke results are computed once per session into a temporary store (about 20 s on the shared 2-core CPU).
@@ -18,13 +18,23 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from landscape import plotting  # noqa: E402
-from landscape.analysis.lrd_toy import model_checks  # noqa: E402
-from landscape.analysis.sweeps import final_frame, settings_of  # noqa: E402
-from landscape.experiments import config_from_dict  # noqa: E402
-from landscape.experiments.cycle import CycleConfig  # noqa: E402
-from landscape.experiments.lrd_toy import DecayConfig  # noqa: E402
-from landscape.experiments.spiral import SpiralConfig  # noqa: E402
+import importlib  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from landscape import plotting as general  # noqa: E402
+from landscape.topics.lrd_toy.analysis import model_checks  # noqa: E402
+from landscape.topics.sweeps.analysis import final_frame, settings_of  # noqa: E402
+from landscape.registry import config_from_dict  # noqa: E402
+from landscape.topics.cycle.experiment import CycleConfig  # noqa: E402
+from landscape.topics.lrd_toy.experiment import DecayConfig  # noqa: E402
+from landscape.topics.spiral.experiment import SpiralConfig  # noqa: E402
+
+FIGURE_MODULES = [general] + [importlib.import_module(f"landscape.topics.{topic}.figures") for topic in
+                              ("amp_period", "cycle", "followup_mse", "lrd_network", "lrd_toy", "size_lr", "spiral",
+                               "sweeps")]
+# every figure function by name (the names are unique across the modules)
+plotting = SimpleNamespace(**{name: f for module in FIGURE_MODULES for name, f in inspect.getmembers(module, inspect.isfunction)
+                              if f.__module__ == module.__name__})
 
 SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "lrd_toy_picture", "lrd_toy_decay",
          "size_lr", "capacity", "amp_period", "followup_mse", "image", "cycle")
@@ -46,7 +56,7 @@ def smoke(tmp_path_factory):
 def book_theme():
     """The book's theme, as in the chapters; matplotlib's and pandas' settings are restored afterwards."""
     with matplotlib.rc_context(), pd.option_context("display.float_format", pd.get_option("display.float_format")):
-        plotting.set_theme()
+        general.set_theme()
         yield
 
 
@@ -119,8 +129,8 @@ def _figure_calls(smoke):
     }
 
 
-FIGURE_FUNCTIONS = sorted(name for name, f in inspect.getmembers(plotting, inspect.isfunction)
-                          if name.startswith("plot_") and f.__module__ == plotting.__name__)
+FIGURE_FUNCTIONS = sorted(name for module in FIGURE_MODULES for name, f in inspect.getmembers(module, inspect.isfunction)
+                          if name.startswith("plot_") and f.__module__ == module.__name__)
 
 
 @pytest.fixture(scope="session")

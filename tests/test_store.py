@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from landscape.experiments import config_from_dict, get_experiment
+from landscape.registry import config_from_dict, get_experiment
 from landscape.runner import load, load_or_run
 from landscape.store import CorruptResultError, MissingResultError, Result, Store, config_key, load_result, save_result
 from landscape.validation import ConfigError
@@ -94,7 +94,7 @@ def test_older_format_is_refused(tmp_path):
 def test_every_stored_result_passes_the_full_integrity_check():
     """Every committed result file is in the current format, with a checksum over the whole file and a config
     that hashes to its key, and its config rebuilt as the config type hashes to the same key."""
-    from landscape.experiments import all_experiments
+    from landscape.registry import all_experiments
 
     checked = 0
     for exp in all_experiments():
@@ -161,9 +161,9 @@ def test_bad_compute_policy(monkeypatch, tmp_store):
 
 
 def test_keys_do_not_depend_on_how_a_number_is_written():
-    from landscape.experiments.lrd_toy import DecayConfig
-    from landscape.experiments.spiral import SpiralConfig
-    from landscape.experiments.sweeps import SweepConfig
+    from landscape.topics.lrd_toy.experiment import DecayConfig
+    from landscape.topics.spiral.experiment import SpiralConfig
+    from landscape.topics.sweeps.experiment import SweepConfig
 
     exp = get_experiment("spiral_dynamical")
     full = exp.preset("full")
@@ -180,7 +180,7 @@ def test_keys_do_not_depend_on_how_a_number_is_written():
 @pytest.mark.parametrize("field, value", [("steps", 2.7), ("period", 500.5), ("width", "100"), ("amplitude", "70"),
                                           ("final_plain_ce", 1)])
 def test_values_of_the_wrong_kind_are_still_refused(field, value):
-    from landscape.experiments.spiral import SpiralConfig
+    from landscape.topics.spiral.experiment import SpiralConfig
 
     with pytest.raises(ConfigError, match=field):
         SpiralConfig(**{field: value})
@@ -214,7 +214,7 @@ def test_sweep_settings_are_named_tuples_stored_as_lists():
     """A `Setting` normalizes its fields from their annotations and serializes as the plain list, so keys stay."""
     import dataclasses
 
-    from landscape.experiments.sweeps import SweepConfig
+    from landscape.topics.sweeps.experiment import SweepConfig
     from landscape.settings import Setting
 
     sweep = SweepConfig(settings=[["dce", 1, 500, 1], ("dmse2", np.float32(5), np.int64(100), np.float64(0.5))])
@@ -233,7 +233,7 @@ def test_sweep_settings_are_named_tuples_stored_as_lists():
 
 def test_loaded_results_carry_their_config_type(tmp_store):
     """The runner attaches the config dataclass; the file layer alone keeps the stored dict."""
-    from landscape.experiments.spiral import SpiralConfig
+    from landscape.topics.spiral.experiment import SpiralConfig
     from landscape.runner import read
 
     exp = get_experiment("spiral_dynamical")

@@ -4,7 +4,7 @@ component, and a grid on the curved surface
     θ(x₁, x₂) = center + x₁·pc₁ + x₂·pc₂ + (a x₁² + b x₁ + c)·pc₃,
 
 on which train and test losses are evaluated. A building block below both the experiment that computes the landscape
-(`experiments/lrd_network.py`) and the claims that read it.
+(`topics/lrd_network/experiment.py`) and the claims that read it.
 """
 
 from __future__ import annotations

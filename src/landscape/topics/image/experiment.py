@@ -3,7 +3,7 @@ overparameterized widths — the ICML paper's CIFAR-10 experiment, run on MNIST-
 with a CIFAR-10 preset (2-D convolutions) for readers who have the data and a GPU.
 
 Every width is one batched ensemble (grouped convolutions) of all seeds × settings. Results have the same layout as
-the spiral sweeps (`experiments.sweeps`), so the same analysis and figures read them.
+the spiral sweeps (`topics.sweeps.experiment`), so the same analysis and figures read them.
 """
 
 from __future__ import annotations

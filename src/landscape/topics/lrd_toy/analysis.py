@@ -3,7 +3,7 @@ of a curve), and the checks of the model chapter (`model_checks`: the valley of 
 interpolators' test loss, the closed-form Hessian trace against autograd, κ, the ends of the 2-D picture's runs and
 the chapter's table of checks against the paper).
 
-Arrays of the decay result are indexed (seed, γ, noise, T₁[, step | coordinate]); see `experiments.lrd_toy.run_decay`.
+Arrays of the decay result are indexed (seed, γ, noise, T₁[, step | coordinate]); see `experiment.run_decay`.
 """
 
 from __future__ import annotations

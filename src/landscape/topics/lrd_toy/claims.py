@@ -1,6 +1,6 @@
 """Claims of the lrd_toy chapter (late learning-rate decay on the nonlinear toy model), from stored results.
 
-The model and protocol are the book's reading of the paper (see `landscape.lrd_toy`); reference numbers quoted as
+The model and protocol are the book's reading of the paper (see `landscape.topics.lrd_toy.model`); reference numbers quoted as
 "notes' check" come from an independent numpy check with the same protocol, not from the paper's text: they are
 kept here as data (`NOTES_FINAL_TEST_LOSS`, `NOTES_TEST_LOSS_MN`, with `NOTES_SOURCE`) and compared with our runs by
 `notes_comparison`.

@@ -6,7 +6,7 @@
 - `lrd_toy_decay`: d = 50, n = 20 — γ ∈ {0, 1, 2} × noise ∈ {label, plain, isotropic} × decay step T₁ × seeds, with
   the protocol of the paper notes' independent check: η = 0.01 for T₁ steps, η/10 for 20,000 steps, 2,000 full-batch
   GD steps, ‖w₀‖ = 1.5, batch size 1, label noise ±0.3. The model and protocol are the book's reading of the paper
-  (see `landscape.lrd_toy`).
+  (see `landscape.topics.lrd_toy.model`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,88 @@
+"""Figures of the spiral chapter: the paper's Fig. 4 and the initialization table."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ...plotting import plot_gammas, steps_axis
+
+
+def _zoomed(ax, zoom):
+    if zoom is not None:
+        ax.set_xlim(*zoom)
+
+
+def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
+    """The paper's Fig. 4 panels for a stored spiral run: Γ, F, ΔF, train accuracy, Hessian λ_max of F (with 2/η),
+    NTK λ_max; left the full run, right the zoom. `ce_result`, if given, adds the plain-CE baseline in grey."""
+    config = result.typed_config
+    schedule = config.schedule()
+    F = result["objective"]
+    t = np.arange(len(F))
+    fig, axes = plt.subplots(6, 2, figsize=(12, 15), sharex="col", gridspec_kw={"width_ratios": [2, 1]})
+    for col, window in enumerate([None, zoom]):
+        lo, hi = (0, len(F)) if window is None else window
+        sl = slice(lo, min(hi + 1, len(F)))
+        ax = axes[0, col]
+        plot_gammas(schedule, len(F) - 1, ax=ax, every=1 if window else 10)
+        ax.set_ylabel(r"$\Gamma_i(t)$")
+        ax = axes[1, col]
+        if ce_result is not None:
+            ax.plot(t[sl], ce_result["objective"][sl], color="0.6", lw=1, label="plain CE (A = 1)")
+        ax.plot(t[sl], F[sl], color="C0", lw=1, label=f"dynamical F (A = {config.amplitude:g})")
+        ax.set(yscale="log", ylabel=r"loss $F$")
+        ax = axes[2, col]
+        dF = np.diff(F)
+        ax.plot(t[:-1][sl][: len(dF[sl])], dF[sl], ",", color="C0", alpha=0.6, rasterized=True)
+        ax.set(ylabel=r"$\Delta F = F_{t+1}-F_t$", ylim=(-0.3, 0.3))
+        ax = axes[3, col]
+        if ce_result is not None:
+            ax.plot(t[sl], ce_result["accuracy"][sl], color="0.6", lw=1, label="plain CE (A = 1)")
+        ax.plot(t[sl], result["accuracy"][sl], color="C0", lw=1.2, label="dynamical loss")
+        ax.set(ylabel="train accuracy", ylim=(0, 1.02))
+        ax = axes[4, col]
+        hs, hv = result["hessian_max_steps"], result["hessian_max"]
+        keep = (hs >= lo) & (hs <= hi)
+        ax.plot(hs[keep], hv[keep], ".-", ms=2, lw=0.6, color="C2", label=r"$\lambda_{\max}(\nabla^2 F)$")
+        ax.axhline(2 / config.lr, color="C3", ls="--", lw=1, label=rf"$2/\eta$ = {2 / config.lr:g}")
+        ax.set(yscale="log", ylabel=r"Hessian $\lambda_{\max}$")
+        ax = axes[5, col]
+        ks, kv = result["ntk_max_steps"], result["ntk_max"]
+        keep = (ks >= lo) & (ks <= hi)
+        ax.plot(ks[keep], kv[keep], color="C4", lw=1)
+        ax.set(yscale="log", ylabel=r"NTK $\lambda_{\max}$", xlabel="step t")
+        for a in axes[:-1, col]:
+            a.set_xlabel("")
+        steps_axis(axes[-1, col])
+        if window is not None:
+            for a in axes[:, col]:
+                _zoomed(a, window)
+    axes[0, 0].legend(loc="upper center", ncol=3)
+    axes[1, 0].legend(loc="lower left")
+    axes[3, 0].legend(loc="lower right")
+    axes[4, 0].legend(loc="upper right")
+    axes[0, 0].set_title("full run")
+    axes[0, 1].set_title(f"zoom: t ∈ [{zoom[0]:,}, {zoom[1]:,}]")
+    fig.align_ylabels(axes[:, 0])
+    fig.tight_layout()
+    return fig
+
+
+def plot_init_table(table):
+    """Training accuracy curves of the initialization table: one panel per initialization, CE vs dynamical."""
+    inits = list(dict.fromkeys(table["init"].tolist()))
+    fig, axes = plt.subplots(1, len(inits), figsize=(4 * len(inits), 3.4), sharey=True)
+    steps = table["curve_steps"]
+    for ax, init in zip(np.atleast_1d(axes), inits):
+        for amplitude, color in zip(sorted(set(table["amplitude"].tolist())), ["0.55", "C0"]):
+            rows = np.nonzero((table["init"] == init) & (table["amplitude"] == amplitude))[0]
+            for j, r in enumerate(rows):
+                label = ("plain CE (A = 1)" if amplitude == 1 else f"dynamical (A = {amplitude:g})") if j == 0 else None
+                ax.plot(steps, table["accuracy_curves"][r], color=color, lw=1, alpha=0.85, label=label)
+        ax.set(title=init, ylim=(0, 1.02))
+        steps_axis(ax)
+    np.atleast_1d(axes)[0].set_ylabel("train accuracy")
+    np.atleast_1d(axes)[0].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
