@@ -1,5 +1,6 @@
-"""Every public figure function of `landscape.plotting` and of the topics' `figures` modules draws from a smoke result without a warning and returns its
-figure (panel functions that draw on a given axes return the axes); every figure is closed afterwards.
+"""Every public figure function of `landscape.plotting` and of the topics' `figures` modules draws from a smoke result
+without a warning and returns its figure (panel functions that draw on a given axes return the axes); every figure
+is closed afterwards.
 
 The smoke results are computed once per session into a temporary store (about 20 s on the shared 2-core CPU).
 """
@@ -33,7 +34,8 @@ FIGURE_MODULES = [general] + [importlib.import_module(f"landscape.topics.{topic}
                               ("amp_period", "cycle", "followup_mse", "lrd_network", "lrd_toy", "size_lr", "spiral",
                                "sweeps")]
 # every figure function by name (the names are unique across the modules)
-plotting = SimpleNamespace(**{name: f for module in FIGURE_MODULES for name, f in inspect.getmembers(module, inspect.isfunction)
+plotting = SimpleNamespace(**{name: f for module in FIGURE_MODULES
+                              for name, f in inspect.getmembers(module, inspect.isfunction)
                               if f.__module__ == module.__name__})
 
 SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "lrd_toy_picture", "lrd_toy_decay",
@@ -129,7 +131,8 @@ def _figure_calls(smoke):
     }
 
 
-FIGURE_FUNCTIONS = sorted(name for module in FIGURE_MODULES for name, f in inspect.getmembers(module, inspect.isfunction)
+FIGURE_FUNCTIONS = sorted(name for module in FIGURE_MODULES
+                          for name, f in inspect.getmembers(module, inspect.isfunction)
                           if name.startswith("plot_") and f.__module__ == module.__name__)
 
 

@@ -65,7 +65,8 @@ def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, nee
 
 # The topics whose `claims` module registers claims (`landscape.topics.<topic>.claims`), in the scorecard's order;
 # imported by name so that the scorecard stays below the topics in the layers.
-CLAIM_TOPICS = ("amp_period", "capacity", "cycle", "followup_mse", "image", "lrd_network", "lrd_toy", "size_lr", "spiral")
+CLAIM_TOPICS = ("amp_period", "capacity", "cycle", "followup_mse", "image", "lrd_network", "lrd_toy", "size_lr",
+                "spiral")
 
 
 def _load_all() -> None:

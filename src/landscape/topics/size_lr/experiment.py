@@ -16,7 +16,8 @@ from ...models import INITS, torch_dtype
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from ...registry import Experiment, register
-from ...ensemble_runs import EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_groups, stack_groups
+from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_groups,
+                              stack_groups)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 

@@ -20,7 +20,8 @@ from ...runtime import cpu_threads
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from ...registry import Experiment, register
-from ...ensemble_runs import EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_groups, stack_groups
+from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_groups,
+                              stack_groups)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
