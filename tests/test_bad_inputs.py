@@ -18,7 +18,7 @@ from landscape.topics.lrd_toy.experiment import DecayConfig, PictureConfig
 from landscape.topics.size_lr.experiment import SizeLRConfig
 from landscape.topics.spiral.experiment import SpiralConfig
 from landscape.topics.sweeps.experiment import SweepConfig
-from landscape.ensemble import EnsembleMLP, EnsembleMyrtle, EnsembleProbe, evaluate, train_ensemble
+from landscape.ensemble import EnsembleMLP, EnsembleMyrtle, evaluate, train_ensemble
 from landscape.losses import GammaSchedule
 from landscape.models import MLP, VGG, Myrtle
 from landscape.training import Probe, train_full_batch
@@ -136,7 +136,7 @@ CASES = [
     ("ensemble eval set with other classes",
      lambda: train_ensemble(ens(), small(), steps=2, eval_sets={"val": spiral(5, num_classes=4)}),
      "eval_sets['val']", "3 classes"),
-    ("ensemble probe every 0", lambda: EnsembleProbe("p", 0, lambda m, t: np.zeros(2)), "every", ">= 1"),
+    ("ensemble probe every 0", lambda: Probe("p", 0, lambda m, t: np.zeros(2)), "every", ">= 1"),
     ("ensemble chunk 0", lambda: EnsembleMyrtle.init(4, [0], chunk=0), "chunk", ">= 1"),
     ("ensemble evaluate batch 0", lambda: evaluate(ens(), small(), batch=0), "batch", ">= 1"),
     # the late-decay toy model

@@ -156,10 +156,10 @@ def test_an_interrupted_ensemble_run_resumes_to_the_same_result(tmp_path, data):
             raise Interrupt
         return np.zeros(model.size)
 
-    from landscape.ensemble import EnsembleProbe
+    from landscape.training import Probe
     checkpoint = Checkpoint(tmp_path / "partial.pt", every_s=0.0)
     with pytest.raises(Interrupt):
-        train_ensemble(EnsembleMLP.init(2, 12, 3, [0, 1]), data, probes=[EnsembleProbe("p", 50, boom)],
+        train_ensemble(EnsembleMLP.init(2, 12, 3, [0, 1]), data, probes=[Probe("p", 50, boom)],
                        checkpoint=checkpoint, **kwargs)
     assert 100 < checkpoint.load()["next_step"] <= 250
     resumed = train_ensemble(EnsembleMLP.init(2, 12, 3, [8, 9]), data, checkpoint=checkpoint, **kwargs)

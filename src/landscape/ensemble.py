@@ -29,7 +29,7 @@ from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
 from .runtime import Checkpoint
-from .training import check_model_fits, require_distinct_names
+from .training import Probe, check_model_fits, require_distinct_names
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
 
@@ -354,22 +354,6 @@ class GammaBank:
 
 # ----------------------------------------------------------------------------------------------- training
 @dataclass
-class EnsembleProbe:
-    """A per-member measurement `fn(model, step) -> array (E,)`, every `every` steps (and at the last step)."""
-
-    name: str
-    every: int
-    fn: Callable[[EnsembleModel, int], np.ndarray | torch.Tensor]
-
-    def __post_init__(self):
-        require_int("every", self.every, at_least=1)
-        require(callable(self.fn), "fn", "a callable fn(model, step)", self.fn)
-
-    def due(self, step: int, last: int) -> bool:
-        return step % self.every == 0 or step == last
-
-
-@dataclass
 class EnsembleLog:
     """Per-member curves. Arrays are (records, E) at `steps`; `diverged_at[e]` = −1 for members that never did."""
 
@@ -433,7 +417,7 @@ def evaluate(model: EnsembleModel, data: Dataset, loss: str = "dce", batch: int 
 def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
                    schedules: GammaSchedule | Sequence[GammaSchedule | None] | None = None,
                    lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
-                   eval_sets: dict[str, Dataset] | None = None, probes: Sequence[EnsembleProbe] = (),
+                   eval_sets: dict[str, Dataset] | None = None, probes: Sequence[Probe] = (),
                    checkpoint: Checkpoint | None = None, progress: bool = False,
                    description: str = "ensemble", keep_final_state: bool = False,
                    early_steps: int = 0) -> EnsembleLog:
@@ -627,7 +611,7 @@ def ensemble_top_eigenvalue(model: EnsembleModel, criterion, x: torch.Tensor, la
 
 
 def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps: int = 20,
-                  name: str = "hessian_max") -> EnsembleProbe:
+                  name: str = "hessian_max") -> Probe:
     """λ_max of ∇²F(θ_t, t) of every member, on the whole training set, every `every` steps."""
     require_choice("loss", loss, LOSSES)
     require_int("lanczos_steps", lanczos_steps, at_least=1)
@@ -639,4 +623,4 @@ def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps
         return ensemble_top_eigenvalue(model, lambda z: per_member_losses(loss, z, data.y, gamma)[0], data.x,
                                        lanczos_steps=lanczos_steps)
 
-    return EnsembleProbe(name, every, fn)
+    return Probe(name, every, fn)

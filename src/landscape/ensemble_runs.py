@@ -145,7 +145,3 @@ def early_tolerance(dtype: str) -> tuple[float, float]:
     """(rtol, atol) for the early objective across CPU kernels (measured: ≤ 2e-3 relative in float32 over the
     first 50 steps, between AVX-512 and the default kernels; see docs/DESIGN.md)."""
     return (1e-8, 1e-10) if dtype == "float64" else (2e-2, 1e-5)
-
-
-def torch_dtype_of(name: str):
-    return {"float32": torch.float32, "float64": torch.float64}[name]

@@ -23,11 +23,12 @@ from .validation import ConfigError, require, require_finite, require_int
 
 @dataclass
 class Probe:
-    """A measurement `fn(model, step) -> float` taken every `every` steps (and at the last step)."""
+    """A measurement `fn(model, step)` taken every `every` steps (and at the last step): a float for one network
+    (`train_full_batch`), an array (E,) of per-member values for an ensemble (`ensemble.train_ensemble`)."""
 
     name: str
     every: int
-    fn: Callable[[nn.Module, int], float]
+    fn: Callable
 
     def __post_init__(self):
         require_int("every", self.every, at_least=1)

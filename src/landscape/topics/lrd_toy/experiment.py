@@ -17,16 +17,12 @@ import numpy as np
 import torch
 
 from . import model as toy
+from ...models import torch_dtype
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int
 from ...registry import Comparison, Experiment, register
 
 REPLAY_STEPS = 100
-
-
-def _dtype(name: str) -> torch.dtype:
-    require_choice("dtype", name, ("float64", "float32"))
-    return getattr(torch, name)
 
 
 def _finite_comparisons(name: str, stored: np.ndarray, recomputed: np.ndarray, rtol: float, atol: float):
@@ -91,7 +87,7 @@ class DecayConfig:
         require_int("log_every", self.log_every, at_least=1)
         require(self.batch_size <= self.n, "batch_size", f"an integer between 1 and n = {self.n}", self.batch_size)
         self.schedule()  # validates decay_factor, small_lr_steps, polish_steps, batch_size
-        _dtype(self.dtype)
+        torch_dtype(self.dtype)
 
     def schedule(self) -> toy.Schedule:
         return toy.Schedule(self.decay_factor, self.small_lr_steps, self.polish_steps, None, self.batch_size)
@@ -105,7 +101,7 @@ class DecayConfig:
 
 
 def _decay_setup(config: DecayConfig, device):
-    dtype = _dtype(config.dtype)
+    dtype = torch_dtype(config.dtype)
     problem = toy.make_problem(config.seeds, config.n, config.d, dtype=dtype, device=device)
     w0 = toy.initial_points(config.seeds, config.d, config.init_norm, dtype=dtype, device=device)
     return problem, w0
