@@ -113,3 +113,13 @@ def test_cli_list_names_every_experiment():
     out = subprocess.run([sys.executable, "-m", "landscape", "list"], capture_output=True, text=True, check=True)
     for name in EXPERIMENTS:
         assert name in out.stdout
+
+
+@pytest.mark.parametrize("full, partial, status", [(True, False, "reproduced"), (True, True, "reproduced"),
+                                                   (False, True, "partly"), (False, False, "not reproduced"),
+                                                   (np.bool_(False), [1], "partly"), (np.bool_(True), [], "reproduced"),
+                                                   (False, [], "not reproduced")])
+def test_the_status_ladder_on_made_up_outcomes(full, partial, status):
+    from landscape.scorecard import verdict
+
+    assert verdict(full, partial) == status

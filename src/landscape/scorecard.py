@@ -53,6 +53,12 @@ class ClaimSpec:
 CLAIMS: dict[str, ClaimSpec] = {}
 
 
+def verdict(reproduced: bool, partly: bool = False) -> str:
+    """The status ladder every claim uses: "reproduced" when its full criterion holds, else "partly" when its partial
+    one does, else "not reproduced"."""
+    return "reproduced" if reproduced else "partly" if partly else "not reproduced"
+
+
 def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, needs: tuple):
     """Register `evaluate(*results) -> (status, ours, values)` as the claim `id`."""
 

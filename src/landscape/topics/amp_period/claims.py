@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of, t_interval
 from ...settings import setting_label
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as overparameterized here
 
@@ -58,5 +56,5 @@ def amp_period_map(result):
         status = "not testable" if not any(checks) else "partly"
         parts.append("the stored widths do not cover both regimes")
     else:
-        status = "reproduced" if all(checks) else "partly" if any(checks) else "not reproduced"
+        status = verdict(all(checks), any(checks))
     return status, "; ".join(parts), values

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..sweeps.analysis import best_setting, final_frame, paired_difference, per_seed, settings_of, t_interval
 from ...settings import setting_label
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 FAILS_BELOW = 0.9  # training accuracy of a run that did not fit the spiral
 TRAINS_AT_LEAST = 0.95  # training accuracy of a run that did
@@ -45,10 +43,7 @@ def small_nets_rescued(result):
             diff = t_interval(acc - ce_acc.loc[acc.index])
             if diff[1] > 0:
                 better.append((w, k))
-    if rescued:
-        status = "reproduced"
-    else:
-        status = "partly" if better else "not reproduced"
+    status = verdict(rescued, better)
     if rescued:
         ours = "; ".join(f"width {w}: CE {c:.2f} → {setting_label(settings[k])} {d:.2f} (lowest seed {m:.2f})"
                          for w, k, c, d, m in rescued)
@@ -98,12 +93,4 @@ def overparam_generalizes_better(result):
     if ce_train < FITS_AT_LEAST:
         return "not testable", ours + f" — CE does not fit the training set at width {w}, so this width is not " \
                                       "in the overparameterized regime", values
-    if lo > 0 and min(held_out) > 0:
-        status = "reproduced"
-    elif hi < 0:
-        status = "not reproduced"
-    elif mean > 0:
-        status = "partly"
-    else:
-        status = "not reproduced"
-    return status, ours, values
+    return verdict(lo > 0 and min(held_out) > 0, hi >= 0 and mean > 0), ours, values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 
 def _phases(result):
@@ -47,5 +47,5 @@ def valleys_widen_then_narrow(result):
     deepest = float(F[middle].min())
     parts.append(f"depth: F {F[0]:.3g} → {deepest:.3g} → {F[-1]:.3g}")
     values["objective"] = {"start": float(F[0]), "middle": deepest, "end": float(F[-1])}
-    status = "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
+    status = verdict(all(ok), any(ok))
     return status, "; ".join(parts), values

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..sweeps.analysis import crossfit_difference, final_frame, settings_of, t_interval
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 
 def _families(result):
@@ -36,7 +36,7 @@ def dmse_improves(result):
     best_gain = {w: max(gains[(v, w)][0] for v in ("DMSE1", "DMSE2")) for w in widths}
     w_max = max(best_gain, key=best_gain.get)
     small_first = w_max == widths[0]
-    status = "reproduced" if significant and small_first else "partly" if significant else "not reproduced"
+    status = verdict(significant and small_first, significant)
     ours = "; ".join(f"w{w}: " + ", ".join(f"{v} {gains[(v, w)][0]:+.3f} [{gains[(v, w)][1]:+.3f}, "
                                            f"{gains[(v, w)][2]:+.3f}]" for v in ("DMSE1", "DMSE2"))
                      for w in widths)

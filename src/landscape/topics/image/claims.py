@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of, t_interval
 from ...settings import setting_label
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 FITS_AT_LEAST = 0.99  # CE counts as fitting the training set (overparameterized) from this training accuracy
 
@@ -42,5 +42,5 @@ def image_mnist1d(result):
         ours += (f" — CE's final training accuracy is below {FITS_AT_LEAST} even at {w} channels, so no width is judged "
                  "overparameterized and the generalization half cannot be tested")
     checks = [bool(under)] + ([over] if ce_fits else [])
-    status = "reproduced" if all(checks) and ce_fits else "partly" if any(checks) else "not reproduced"
+    status = verdict(all(checks) and ce_fits, any(checks))
     return status, ours, values

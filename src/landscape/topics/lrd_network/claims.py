@@ -6,7 +6,7 @@ import numpy as np
 from scipy import stats
 
 from ...pca_landscape import nearest_grid_values
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile
 TEST_MIN_QUANTILE = 0.1
@@ -36,12 +36,7 @@ def test_loss_falls(result):
     c = decay_correlations(result)
     held, proxy = c["test"], c["proxy"]
     overall = held["r"] < 0 and held["p"] < 0.05
-    if overall and held["r_late_half"] < LATE_HALF_R:
-        status = "reproduced"
-    elif overall or (proxy["r"] < 0 and proxy["p"] < 0.05):
-        status = "partly"
-    else:
-        status = "not reproduced"
+    status = verdict(overall and held["r_late_half"] < LATE_HALF_R, overall or (proxy["r"] < 0 and proxy["p"] < 0.05))
     final = result["sub_test_loss"][:, -1]
     ours = (f"held-out: r = {held['r']:.2f} (p = {held['p']:.2g}; later half r = {held['r_late_half']:.2f}); "
             f"authors' proxy (train split, augmented): r = {proxy['r']:.2f} (p = {proxy['p']:.2g}); final held-out "
@@ -85,7 +80,7 @@ def path_follows_valley(result):
     v = path_landscape(result)
     valley = v["in_valley_fraction"] >= 0.8
     toward = v["test_at_end"] <= v["test_level"] and v["test_at_end"] < v["test_at_entry"]
-    status = "reproduced" if valley and toward else "partly" if valley or toward else "not reproduced"
+    status = verdict(valley and toward, valley or toward)
     ours = (f"{v['in_valley_fraction']:.0%} of the late main path in the train valley (surface train loss ≤ "
             f"{v['valley_level']:.3f}); surface test loss {v['test_at_entry']:.3f} where the phase starts → "
             f"{v['test_at_end']:.3f} at the end (grid minimum {v['grid_test_min']:.3f}, lowest-10 % level "

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import final, index, main_path, window_mean
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 GAMMA = 1.0  # the headline exponent (the notes' check); γ = 2 is reported alongside
 NOISE = "label"
@@ -69,7 +69,7 @@ def _t1(result) -> list[int]:
 
 
 def _status(all_ok: bool, some_ok: bool) -> str:
-    return "reproduced" if all_ok else "partly" if some_ok else "not reproduced"
+    return verdict(all_ok, some_ok)
 
 
 @claim("lrd.toy.late_decay_lowers_test_loss", chapter="lrd_toy", needs=("lrd_toy_decay",),
@@ -154,7 +154,7 @@ def gamma0_no_effect(decay):
     ok = max(spreads) <= 1e-6
     ours = (f"γ = 0 final test loss per seed {_fmt(label.mean(1))} (seed mean {label.mean():.3f}), identical across "
             f"T₁ to a relative {max(spreads):.1e} for label and plain noise")
-    return ("reproduced" if ok else "not reproduced"), ours, out
+    return verdict(ok), ours, out
 
 
 @claim("lrd.toy.noise_model", chapter="lrd_toy", needs=("lrd_toy_decay",),

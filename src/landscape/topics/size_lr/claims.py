@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 EOS_BAND = (0.8, 1.5)  # final λ_max / (2/η) counted as "at the edge of stability"
 
@@ -26,7 +26,7 @@ def size_deepens(result):
     lrs, loss = _final(result, "train_loss")
     widths = result["widths"].tolist()
     monotone = [bool(np.all(np.diff(loss[:, j]) < 0)) for j in range(len(lrs))]
-    status = "reproduced" if all(monotone) else "partly" if any(monotone) else "not reproduced"
+    status = verdict(all(monotone), any(monotone))
     ours = "; ".join(f"η = {lr:g}: " + ", ".join(f"w{w} {loss[i, j]:.3f}" for i, w in enumerate(widths))
                      for j, lr in enumerate(lrs))
     return status, "final training loss " + ours, {"lrs": lrs, "widths": widths, "final_loss": loss.tolist()}
@@ -41,7 +41,7 @@ def lr_flattens(result):
     lrs, lam = _final(result, "hessian_max")
     widths = result["widths"].tolist()
     flatter = [bool(lam[i, -1] < lam[i, 0]) for i in range(len(widths))]
-    status = "reproduced" if all(flatter) else "partly" if any(flatter) else "not reproduced"
+    status = verdict(all(flatter), any(flatter))
     ours = "; ".join(f"w{w}: " + " vs ".join(f"{lam[i, j]:.2f} (η = {lr:g})" for j, lr in enumerate(lrs))
                      for i, w in enumerate(widths))
     return status, "final λ_max " + ours + f"; flatter with the larger rate at {sum(flatter)} of {len(widths)} widths", \
@@ -65,8 +65,7 @@ def large_lr_eos(result):
     if not relevant:
         status = "not testable"
     else:
-        status = "reproduced" if len(inside) == len(relevant) and diverged == 0 else "partly" if inside \
-            else "not reproduced"
+        status = verdict(len(inside) == len(relevant) and diverged == 0, inside)
     ours = (f"η = {lrs[-1]:g}: final λ_max/(2/η) = " + ", ".join(f"w{w} {ratio[i]:.2f}" for i, w in enumerate(widths))
             + f"; small-η runs sharper than 2/η at widths {[widths[i] for i in relevant]}; {diverged} runs diverged")
     return status, ours, {"ratio": ratio.tolist(), "relevant_widths": [widths[i] for i in relevant],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import cascade_onsets, first_crossing, mid_period_minima, oscillating_periods
-from ...scorecard import claim
+from ...scorecard import claim, verdict
 
 CE_FAILS_BELOW = 0.7
 TRAINS_AT_LEAST = 0.95
@@ -35,8 +35,7 @@ def ce_fails(ce, table):
     run = ce.summary["final_accuracy"]
     seeds = _table_accuracy(table, "ntk2021", 1.0)
     ok_run, ok_seeds = run < CE_FAILS_BELOW, (seeds < CE_FAILS_BELOW).all()
-    status = "reproduced" if ok_run and ok_seeds else "partly" if ok_run or (seeds < CE_FAILS_BELOW).any() \
-        else "not reproduced"
+    status = verdict(ok_run and ok_seeds, ok_run or (seeds < CE_FAILS_BELOW).any())
     return status, f"final train accuracy {run:.3f}; seeds {_fmt(seeds)}", {"final_accuracy": run,
                                                                           "seeds": seeds.tolist()}
 
@@ -50,8 +49,7 @@ def dynamical_trains(dyn, table):
     run = dyn.summary["final_accuracy"]
     seeds = _table_accuracy(table, "ntk2021", 70.0)
     ok_run, ok_seeds = run >= TRAINS_AT_LEAST, (seeds >= TRAINS_AT_LEAST).all()
-    status = "reproduced" if ok_run and ok_seeds else "partly" if ok_run or (seeds >= TRAINS_AT_LEAST).any() \
-        else "not reproduced"
+    status = verdict(ok_run and ok_seeds, ok_run or (seeds >= TRAINS_AT_LEAST).any())
     return status, f"final train accuracy {run:.3f}; seeds {_fmt(seeds)}", {"final_accuracy": run,
                                                                           "seeds": seeds.tolist()}
 
@@ -70,7 +68,7 @@ def cascade(dyn):
     growing = [c for c in cascades if c.growth >= 10]
     early = [p for p, (s, _) in enumerate(periods) if s < 45_000]
     found_early = sorted({c.period for c in growing if c.period in early})
-    status = "reproduced" if len(found_early) >= len(early) / 2 else "partly" if growing else "not reproduced"
+    status = verdict(len(found_early) >= len(early) / 2, growing)
     ours = (f"cascades in {len(growing)} of {len(periods)} oscillating periods (periods {[c.period for c in growing]},"
             f" onsets at τ = {[c.onset - periods[c.period][0] for c in growing]}); median growth "
             f"{np.median([c.growth for c in growing]) if growing else 0:.0f}×; last one starts at t = "
@@ -99,7 +97,7 @@ def sharpness_crosses(dyn):
         if below and crossing is not None and crossing <= c.onset + config.hessian_every:
             leads.append(c.onset - crossing)
     n = len(cascades)
-    status = "not testable" if n == 0 else "reproduced" if len(leads) == n else "partly" if leads else "not reproduced"
+    status = "not testable" if n == 0 else verdict(len(leads) == n, leads)
     ours = (f"{len(leads)} of {n} cascades preceded by λ_max crossing 2/η = {level:g}; crossing leads the onset by "
             f"{int(np.median(leads)) if leads else 'n/a'} steps (median)")
     return status, ours, {"leads": leads, "cascades": n}
@@ -114,7 +112,7 @@ def mid_period_sharpness(dyn):
     config = _config(dyn)
     minima = mid_period_minima(dyn["hessian_max_steps"], dyn["hessian_max"], config.schedule(), config.steps)
     early, late = float(np.mean(minima[:3])), float(np.mean(minima[-3:]))
-    status = "reproduced" if late < early else "not reproduced"
+    status = verdict(late < early)
     return status, f"mid-period minima {early:.2f} (first 3 periods) → {late:.2f} (last 3)", {
         "minima": minima.tolist(), "early": early, "late": late}
 
@@ -126,7 +124,7 @@ def mid_period_sharpness(dyn):
 def ntk_grows(dyn):
     k = dyn["ntk_max"]
     ratio = float(k[-1] / k[0])
-    return ("reproduced" if ratio >= 10 else "not reproduced",
+    return (verdict(ratio >= 10),
             f"NTK λ_max {k[0]:.0f} → {k[-1]:.0f} ({ratio:.0f}×)", {"start": float(k[0]), "end": float(k[-1])})
 
 
@@ -141,7 +139,7 @@ def init_sensitivity(table):
     ntk_ce = _table_accuracy(table, "ntk2021", 1.0)
     nobias = np.concatenate([_table_accuracy(table, "nobias", a) for a in (1.0, 70.0)])
     checks = [(glorot_ce >= TRAINS_AT_LEAST).all(), (ntk_ce < CE_FAILS_BELOW).all(), (nobias < CE_FAILS_BELOW).all()]
-    status = "reproduced" if all(checks) else "partly" if any(checks) else "not reproduced"
+    status = verdict(all(checks), any(checks))
     ours = (f"CE final accuracy: Glorot {_fmt(glorot_ce)}, 2021 init {_fmt(ntk_ce)}; no-bias (CE and A = 70) "
             f"{_fmt(nobias)}")
     return status, ours, {"glorot_ce": glorot_ce.tolist(), "ntk2021_ce": ntk_ce.tolist(), "nobias": nobias.tolist()}
