@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .analysis import learning_rates, seed_mean
 from ...scorecard import claim, verdict
 
 EOS_BAND = (0.8, 1.5)  # final λ_max / (2/η) counted as "at the edge of stability"
@@ -11,10 +12,8 @@ EOS_BAND = (0.8, 1.5)  # final λ_max / (2/η) counted as "at the edge of stabil
 
 def _final(result, name):
     """(widths, lrs) table of the seed-mean of the last record of a curve."""
-    lrs = sorted(set(result["member_lr"].tolist()))
-    values = result[name][:, -1, :]
-    return lrs, np.array([[np.nanmean(values[i, result["member_lr"] == lr]) for lr in lrs]
-                          for i in range(values.shape[0])])
+    lrs = learning_rates(result)
+    return lrs, np.array([[seed_mean(result, name, w, lr) for lr in lrs] for w in result["widths"].tolist()])
 
 
 @claim("dl.followup.size_deepens_minima", chapter="size_lr", needs=("size_lr",),

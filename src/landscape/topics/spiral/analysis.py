@@ -1,10 +1,12 @@
-"""Reading the Fig. 4 run: periods, period-doubling onsets, sharpness around them, mid-period minima."""
+"""Reading the Fig. 4 run: periods, period-doubling onsets, sharpness around them, mid-period minima; and the
+initialization table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ...losses import GammaSchedule
 
@@ -69,3 +71,18 @@ def mid_period_minima(steps: np.ndarray, values: np.ndarray, schedule: GammaSche
         mask = (steps >= lo) & (steps <= hi)
         out.append(values[mask].min() if mask.any() else np.nan)
     return np.array(out)
+
+
+def init_table_accuracies(table, init: str, amplitude: float) -> np.ndarray:
+    """The final training accuracies (one per seed) of the init table's runs with this initialization and amplitude
+    (A = 1: plain cross-entropy)."""
+    return table["final_accuracy"][(table["init"] == init) & (table["amplitude"] == amplitude)]
+
+
+def init_table_summary(table) -> pd.DataFrame:
+    """Mean, min, max and count of the final training accuracy per initialization and loss."""
+    return (pd.DataFrame({"init": table["init"], "loss": np.where(table["amplitude"] == 1, "plain CE",
+                                                                  "dynamical A = 70"),
+                          "final train accuracy": table["final_accuracy"]})
+            .groupby(["init", "loss"], sort=False)["final train accuracy"]
+            .agg(["mean", "min", "max", "count"]).round(3).reset_index())

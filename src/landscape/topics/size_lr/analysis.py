@@ -1,0 +1,33 @@
+"""Reading the stored `size_lr` result: seed means per width and learning rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def learning_rates(result) -> list[float]:
+    return sorted(set(result["member_lr"].tolist()))
+
+
+def seed_mean(result, name: str, width: int, lr: float, record: int = -1) -> float:
+    """The mean over seeds of the curve `name` at record `record` (the last by default), for one width and rate."""
+    i = result["widths"].tolist().index(width)
+    return float(np.nanmean(result[name][i, record, result["member_lr"] == lr]))
+
+
+def final_table(result) -> pd.DataFrame:
+    """One row per width × learning rate: the final training loss, accuracies, λ_max and divergences over seeds."""
+    rows = []
+    for i, w in enumerate(result["widths"].tolist()):
+        for lr in learning_rates(result):
+            m = result["member_lr"] == lr
+            loss, lam = result["train_loss"][i, -1, m], result["hessian_max"][i, -1, m]
+            rows.append({"width": w, "η": lr,
+                         "training loss (mean ± sd)": f"{np.nanmean(loss):.3f} ± {np.nanstd(loss):.3f}",
+                         "training accuracy": round(float(np.nanmean(result["train_accuracy"][i, -1, m])), 3),
+                         "validation accuracy": round(float(np.nanmean(result["validation_accuracy"][i, -1, m])), 3),
+                         "λ_max (mean ± sd)": f"{np.nanmean(lam):.2f} ± {np.nanstd(lam):.2f}",
+                         "λ_max / (2/η)": round(float(np.nanmean(lam) * lr / 2), 2),
+                         "diverged runs": int((result["diverged_at"][i, m] >= 0).sum())})
+    return pd.DataFrame(rows)

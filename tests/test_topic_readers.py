@@ -1,0 +1,60 @@
+"""The small readers the chapters call instead of computing in the notebook, on made-up results."""
+
+import numpy as np
+import pandas as pd
+
+from landscape.topics.followup_mse.analysis import best_rate_means, family_frame
+from landscape.topics.size_lr.analysis import final_table, learning_rates, seed_mean
+from landscape.topics.spiral.analysis import init_table_accuracies, init_table_summary
+
+
+def test_init_table_readers():
+    table = {"init": np.array(["glorot", "glorot", "ntk2021", "ntk2021"]), "amplitude": np.array([1.0, 70.0, 1.0, 1.0]),
+             "final_accuracy": np.array([0.9, 0.99, 0.5, 0.4])}
+    assert init_table_accuracies(table, "ntk2021", 1.0).tolist() == [0.5, 0.4]
+    summary = init_table_summary(table)
+    assert summary.to_dict("records") == [
+        {"init": "glorot", "loss": "plain CE", "mean": 0.9, "min": 0.9, "max": 0.9, "count": 1},
+        {"init": "glorot", "loss": "dynamical A = 70", "mean": 0.99, "min": 0.99, "max": 0.99, "count": 1},
+        {"init": "ntk2021", "loss": "plain CE", "mean": 0.45, "min": 0.4, "max": 0.5, "count": 2}]
+
+
+def fake_size_lr():
+    # 2 widths × 3 records × 4 members (η = 0.1, 0.1, 1, 1); member 3 diverged (NaN at the end)
+    curve = np.arange(24, dtype=float).reshape(2, 3, 4)
+    curve[:, -1, 3] = np.nan
+    return {"widths": np.array([8, 64]), "member_lr": np.array([0.1, 0.1, 1.0, 1.0]), "train_loss": curve,
+            "train_accuracy": curve / 100, "validation_accuracy": curve / 100, "hessian_max": curve + 1,
+            "diverged_at": np.array([[-1, -1, -1, 5], [-1, -1, -1, 5]])}
+
+
+def test_size_lr_readers():
+    result = fake_size_lr()
+    assert learning_rates(result) == [0.1, 1.0]
+    assert seed_mean(result, "train_loss", 64, 0.1) == (20 + 21) / 2
+    assert seed_mean(result, "train_loss", 8, 1.0) == 10  # the diverged member's NaN is left out
+    assert seed_mean(result, "train_loss", 8, 0.1, record=0) == 0.5
+    table = final_table(result)
+    assert table[["width", "η", "diverged runs"]].values.tolist() == [[8, 0.1, 0], [8, 1.0, 1], [64, 0.1, 0],
+                                                                      [64, 1.0, 1]]
+    assert table["λ_max / (2/η)"].tolist() == [round(9.5 * 0.05, 2), round(11 * 0.5, 2), round(21.5 * 0.05, 2),
+                                              round(23 * 0.5, 2)]
+
+
+def test_best_rate_means_takes_the_better_rate_per_family_and_width():
+    frame = pd.DataFrame({"family": ["MSE"] * 4 + ["CE"] * 2, "width": [16, 16, 16, 16, 16, 16],
+                          "lr": [0.1, 0.1, 0.2, 0.2, 1.0, 1.0], "validation_accuracy": [0.5, 0.7, 0.4, 0.4, 0.8, 0.9]})
+    means = best_rate_means(frame)
+    assert np.isclose(means.loc[("MSE", 16)], 0.6) and np.isclose(means.loc[("CE", 16)], 0.85)
+
+
+def test_family_frame_labels_every_run(tmp_store):
+    from landscape.runner import load_or_run
+
+    mse = load_or_run("followup_mse", "smoke", store=tmp_store, device="cpu", progress=False)
+    ce = load_or_run("capacity", "smoke", store=tmp_store, device="cpu", progress=False)
+    frame = family_frame(mse, ce)
+    assert set(frame.width) <= set(mse["widths"].tolist())
+    assert set(frame[frame.run == "followup_mse"].family) <= {"MSE", "DMSE1", "DMSE2"}
+    assert set(frame[frame.run == "capacity"].family) <= {"CE", "DCE"}
+    assert (frame.run == "followup_mse").sum() == mse["member_setting"].size * len(mse["widths"])
