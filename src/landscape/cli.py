@@ -10,6 +10,7 @@ import json
 import sys
 
 import numpy as np
+import torch
 
 from .registry import all_experiments, get_experiment
 from .runner import load_or_run, read
@@ -41,14 +42,11 @@ def cmd_run(args) -> int:
     p = result.provenance
     print(f"{exp.name} ({args.preset}) stored: wall time {p['wall_time_s']} s on {p['device']}; "
           f"summary: {json.dumps(result.summary)}")
-    if args.device != "auto" and torch_device_type(p["device"]) != device.type:
+    if args.device != "auto" and torch.device(p["device"]).type != device.type:
         print(f"note: this stored result was computed on {p['device']} ({p['device_name']}), not {device.type}; "
               f"add --force to recompute it on {device.type}", file=sys.stderr)
     return 0
 
-
-def torch_device_type(name: str) -> str:
-    return name.split(":")[0]
 
 
 def cmd_claims(args) -> int:
