@@ -18,10 +18,10 @@ from landscape.topics.lrd_toy.experiment import DecayConfig, PictureConfig
 from landscape.topics.size_lr.experiment import SizeLRConfig
 from landscape.topics.spiral.experiment import SpiralConfig
 from landscape.topics.sweeps.experiment import SweepConfig
-from landscape.ensemble import EnsembleMLP, EnsembleMyrtle, evaluate, train_ensemble
+from landscape.ensemble import EnsembleMLP, EnsembleMyrtle, train_ensemble
 from landscape.losses import GammaSchedule
 from landscape.models import MLP, VGG, Myrtle
-from landscape.training import Probe, train_full_batch
+from landscape.training import Probe, evaluate, train_full_batch
 from landscape.validation import ConfigError
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.ensemble import EnsembleModel, EnsembleMyrtle, train_ensemble
+from landscape.ensemble import EnsembleMyrtle, train_ensemble
+from landscape.training import EnsembleModel
 from landscape.losses import GammaSchedule
 from landscape.models import Myrtle, num_parameters
 from landscape.validation import ConfigError

@@ -5,7 +5,8 @@ import torch
 
 from landscape.pca_landscape import fit_pca_surface, grid_axes, nearest_grid_values
 from landscape.data import balanced_subset, mnist1d, random_shift
-from landscape.topics.lrd_network.experiment import LateDecayNetConfig, mse_one_hot
+from landscape.losses import half_mse
+from landscape.topics.lrd_network.experiment import LateDecayNetConfig
 from landscape.models import VGG1d, num_parameters
 from landscape.validation import ConfigError
 
@@ -100,7 +101,7 @@ def test_vgg1d_init_and_loss():
     assert linears[0].weight.std().item() == pytest.approx(0.01, rel=0.05)
     assert all(torch.all(l.bias == 0) for l in linears)
     z = torch.zeros(4, 10)
-    assert mse_one_hot(z, torch.tensor([0, 1, 2, 3])).item() == pytest.approx(0.5)
+    assert half_mse(z, torch.tensor([0, 1, 2, 3])).item() == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("kwargs,field", [(dict(lr=0.0), "lr"), (dict(decay_epochs=(5,)), "decay_epochs"),

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from .flat import flatten, flatten_rows, unflatten, unflatten_rows
 from .validation import require, require_choice, require_int
 
 METHODS = ("lanczos", "pyhessian", "exact")
@@ -23,31 +24,6 @@ METHODS = ("lanczos", "pyhessian", "exact")
 
 def _params(model: nn.Module) -> list[torch.Tensor]:
     return [p for p in model.parameters() if p.requires_grad]
-
-
-def flatten(tensors) -> torch.Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def unflatten(vector: torch.Tensor, like) -> list[torch.Tensor]:
-    out, i = [], 0
-    for t in like:
-        out.append(vector[i:i + t.numel()].view_as(t))
-        i += t.numel()
-    return out
-
-
-def unflatten_rows(V: torch.Tensor, like) -> list[torch.Tensor]:
-    """Each row of V (m, n) as parameter-shaped tensors: a list of (m, *p.shape)."""
-    out, i = [], 0
-    for t in like:
-        out.append(V[:, i:i + t.numel()].reshape(V.shape[0], *t.shape))
-        i += t.numel()
-    return out
-
-
-def flatten_rows(tensors) -> torch.Tensor:
-    return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], 1)
 
 
 def exact_hessian(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -61,64 +37,91 @@ def exact_hessian(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor)
     return torch.func.jacrev(torch.func.jacrev(loss_of))(flatten(params))  # reverse-over-reverse: no forward-mode AD
 
 
-class HessianOperator:
-    """v ↦ H v for H = ∇²_θ criterion(model(x), y) at the model's current parameters (the graph is built once)."""
+class HessianVectorProduct:
+    """v ↦ H v for H = ∇²_θ loss at the current parameters θ = `params` (the gradient's graph is built once).
 
-    def __init__(self, model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor):
-        self.params = _params(model)
-        loss = criterion(model(x), y)
-        self.grads = torch.autograd.grad(loss, self.params, create_graph=True)
-        self.size = sum(p.numel() for p in self.params)
-        self.dtype, self.device = self.params[0].dtype, self.params[0].device
+    members=False: vectors are (n,). members=True: every tensor in `params` has a leading member axis and `loss` is
+    the sum of the members' own losses, so H is block-diagonal and rows (E, n) give each member's own product."""
+
+    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, members: bool = False):
+        self.params, self.members = params, params[0].shape[0] if members else None
+        self.like = [p[0] for p in params] if members else params
+        self.grads = torch.autograd.grad(loss, params, create_graph=True)
+        self.size = sum(t.numel() for t in self.like)
+        self.dtype, self.device = params[0].dtype, params[0].device
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten(v, self.params), retain_graph=True)
-        return flatten(hv).detach()
+        single = self.members is None
+        vs = unflatten(v, self.params) if single else unflatten_rows(v, self.like)
+        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=vs, retain_graph=True)
+        return (flatten(hv) if single else flatten_rows(hv)).detach()
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """H V for the columns of V (n, m), in one batched backward pass."""
+        """H V for the columns of V (n, m), in one batched backward pass (members=False)."""
+        require(self.members is None, "matmat", "a single model's operator (members=False)", "an ensemble's")
         hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten_rows(V.T, self.params),
                                  retain_graph=True, is_grads_batched=True)
         return flatten_rows(hv).T.detach()
 
 
-def lanczos(matvec, size: int, steps: int, *, dtype=torch.float64, device=None, seed: int = 0,
-            start: torch.Tensor | None = None):
-    """Lanczos with full reorthogonalization on a symmetric operator.
+def HessianOperator(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> HessianVectorProduct:
+    """v ↦ H v for H = ∇²_θ criterion(model(x), y) at the model's current parameters."""
+    return HessianVectorProduct(criterion(model(x), y), _params(model))
 
-    Returns (alpha, beta, Q): the tridiagonal T = tridiag(beta, alpha, beta) (m = len(alpha) ≤ steps, shorter if an
-    invariant subspace is found) and the orthonormal basis Q (m × size). The Ritz values eigvalsh(T) approximate
-    the extreme eigenvalues; (eigvecs of T)[0]² are the quadrature weights used by stochastic Lanczos quadrature.
+
+def lanczos(matvec, size: int, steps: int, *, members: int | None = None, dtype=torch.float64, device=None,
+            seed: int = 0, start: torch.Tensor | None = None):
+    """Lanczos with full reorthogonalization on a symmetric operator — or on E of them at once (members=E: matvec
+    maps (E, n) → (E, n)).
+
+    Returns (alpha, beta, Q): T = tridiagonal(alpha, beta) of size m = min(steps, n), and the orthonormal basis Q
+    (m × n); with members, each has a leading member axis. The Ritz values eigvalsh(T) approximate the extreme
+    eigenvalues; (eigenvectors of T)[0]² are the quadrature weights of stochastic Lanczos quadrature. When a Krylov
+    space becomes invariant (β ≈ 0), the next vector is a fresh random one orthogonal to the basis and β = 0 there:
+    T splits into exact blocks, and the quadrature weights of the later blocks are 0.
     """
     require_int("steps", steps, at_least=1)
+    single = members is None
+    E = 1 if single else members
     steps = min(steps, size)
-    if start is None:
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        start = torch.randn(size, generator=generator, dtype=torch.float64)
-    q = (start / start.norm()).to(device=device, dtype=dtype)
-    Q = torch.zeros(steps, size, dtype=dtype, device=device)
-    alpha, beta = [], []
-    b = torch.zeros((), dtype=dtype, device=device)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    draw = lambda: torch.randn(E, size, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+    q = draw() if start is None else start.reshape(E, size).to(device=device, dtype=dtype)
+    q = q / q.norm(dim=1, keepdim=True)
+    apply = (lambda v: matvec(v[0])[None]) if single else matvec
+    Q = torch.zeros(E, steps, size, dtype=dtype, device=device)
+    alpha = torch.zeros(E, steps, dtype=dtype, device=device)
+    beta = torch.zeros(E, max(steps - 1, 0), dtype=dtype, device=device)
+    b = torch.zeros(E, dtype=dtype, device=device)
+
+    def orthogonalize(w, j):
+        for _ in range(2):  # full reorthogonalization (twice is enough)
+            w = w - torch.einsum("ejn,ej->en", Q[:, : j + 1], torch.einsum("ejn,en->ej", Q[:, : j + 1], w))
+        return w
+
     for j in range(steps):
-        Q[j] = q
-        w = matvec(q)
-        a = torch.dot(w, q)
-        w = w - a * q - (b * Q[j - 1] if j > 0 else 0)
-        w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is enough)
-        w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
-        alpha.append(a)
-        b = w.norm()
+        Q[:, j] = q
+        w = apply(q)
+        a = (w * q).sum(1)
+        w = w - a[:, None] * q
+        if j > 0:
+            w = w - b[:, None] * Q[:, j - 1]
+        w = orthogonalize(w, j)
+        alpha[:, j] = a
         if j + 1 < steps:
-            if b <= 1e-10 * abs(a).clamp_min(1.0):
-                break
-            beta.append(b)
-            q = w / b
-    m = len(alpha)
-    return torch.stack(alpha), (torch.stack(beta) if beta else torch.zeros(0, dtype=dtype, device=device)), Q[:m]
+            b = w.norm(dim=1)
+            stuck = b <= 1e-10 * alpha[:, : j + 1].abs().amax(1).clamp_min(1.0)
+            if bool(stuck.any()):
+                w = torch.where(stuck[:, None], orthogonalize(draw(), j), w)
+                b = torch.where(stuck, torch.zeros_like(b), b)
+            beta[:, j] = b
+            q = w / w.norm(dim=1, keepdim=True)
+    return (alpha[0], beta[0], Q[0]) if single else (alpha, beta, Q)
 
 
 def tridiagonal(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    return torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
+    """tridiag(beta, alpha, beta); batched over leading axes."""
+    return torch.diag_embed(alpha) + torch.diag_embed(beta, 1) + torch.diag_embed(beta, -1)
 
 
 def top_eigenvalues(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, k: int = 1,
@@ -302,18 +305,16 @@ class DataHessianOperator:
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """H V for the columns of V (n, m): one pass over the data, one batched backward per batch."""
         V = V.to(device=self.device, dtype=self.dtype)
-        vs = unflatten_rows(V.T, self.params)
-        out, count = torch.zeros_like(V.T), 0
+        out, count = torch.zeros_like(V), 0
         for batch in self.data:
             x, y = _batch_pair(batch, self.device)
             n = x.shape[0]
             loss = self.loss_fn(self.model(x), y)
-            grads = torch.autograd.grad(loss * n if self.mean else loss, self.params, create_graph=True)
-            out += flatten_rows(torch.autograd.grad(grads, self.params, grad_outputs=vs, is_grads_batched=True))
+            out += HessianVectorProduct(loss * n if self.mean else loss, self.params).matmat(V)
             count += n
         require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
                 "empty")
-        return (out / count if self.mean else out).T
+        return out / count if self.mean else out
 
 
 def hessian_operator(model: nn.Module, loss_fn, data):

@@ -17,20 +17,19 @@ The two MSE forms are the book's reading of Lavin & Ruiz-Garcia (2024); see `los
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from .curvature import HessianVectorProduct, lanczos, tridiagonal
 from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
 from .runtime import Checkpoint
-from .training import Probe, check_model_fits, require_distinct_names
-from .validation import ConfigError, require, require_choice, require_finite, require_int
+from .training import EnsembleLog, EnsembleModel, Probe, descend
+from .validation import ConfigError, require, require_choice, require_int
 
 
 def _seeds(seeds) -> list[int]:
@@ -44,59 +43,6 @@ def _seeds(seeds) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------------- models
-class EnsembleModel:
-    """E same-shaped networks. `params` is a list of tensors whose first axis is the member; `forward(x)` returns
-    logits of shape (E, P, C) for inputs x (P, …) shared by all members."""
-
-    params: list[torch.Tensor]
-
-    @property
-    def size(self) -> int:
-        return self.params[0].shape[0]
-
-    def forward(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def __call__(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
-        return self.forward(x, params)
-
-    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, loss: str):
-        """(objective (E,), static loss (E,), logits (E, P, C), gradients of each member's objective).
-
-        Autograd through the sum of the members' objectives; a member whose objective is not finite contributes
-        nothing to the sum (so no NaN reaches the others)."""
-        logits = self.forward(x)
-        obj, stat = per_member_losses(loss, logits, y, gamma)
-        total = torch.where(torch.isfinite(obj), obj, torch.zeros_like(obj)).sum()
-        grads = torch.autograd.grad(total, self.params)
-        return obj.detach(), stat.detach(), logits.detach(), grads
-
-    def num_parameters(self) -> int:
-        """Parameters of one member."""
-        return sum(p[0].numel() for p in self.params)
-
-    def state(self) -> list[torch.Tensor]:
-        return [p.detach().clone() for p in self.params]
-
-    def load_state(self, state: Sequence[torch.Tensor]) -> None:
-        with torch.no_grad():
-            for p, s in zip(self.params, state):
-                p.copy_(s)
-
-    def flat(self, tensors: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """Per-member flattening: (E, n)."""
-        tensors = self.params if tensors is None else tensors
-        return torch.cat([t.reshape(t.shape[0], -1) for t in tensors], dim=1)
-
-    def unflat(self, v: torch.Tensor) -> list[torch.Tensor]:
-        out, i = [], 0
-        for p in self.params:
-            n = p[0].numel()
-            out.append(v[:, i:i + n].reshape(p.shape))
-            i += n
-        return out
-
-
 class EnsembleMLP(EnsembleModel):
     """E MLPs in → [width, ReLU] × depth → out, stored as weights[l]: (E, fan_out, fan_in) (nn.Linear's layout) and
     biases[l]: (E, fan_out, 1). Activations are kept as (E, features, P), the fastest layout for the small output
@@ -175,8 +121,6 @@ class EnsembleMLP(EnsembleModel):
         """Hand-written backpropagation (same values as autograd, tested). The returned gradients are reused
         buffers, valid until the next call."""
         E, P, n = self.size, x.shape[0], len(self.weights)
-        C = self.weights[-1].shape[1]
-        onehot = self._cached("onehot", y, lambda: F.one_hot(y, C).T.to(x.dtype).contiguous())
         # xᵀ, with a row of ones when there are biases: one product then gives the first layer's weight and bias
         # gradients. (A transposed view instead of a contiguous copy makes these products ~4× slower.)
         xT1 = self._cached("xT", x, lambda: torch.cat([x.T, torch.ones_like(x[:, :1]).T]) if self.biases else
@@ -201,7 +145,7 @@ class EnsembleMLP(EnsembleModel):
                 h.clamp_(min=0)
                 hs.append(h)
         z = h  # (E, C, P)
-        obj, stat, d = _loss_and_dlogits(loss, z, y, gamma, onehot)
+        obj, stat, d = _loss_and_dlogits(loss, z, y, gamma)
         if not bool(torch.isfinite(obj).all()):  # a diverged member contributes no gradient (and no NaN to others)
             d = torch.where(torch.isfinite(obj)[:, None, None], d, torch.zeros_like(d))
         for i in range(n - 1, -1, -1):
@@ -302,25 +246,14 @@ class EnsembleMyrtle(EnsembleModel):
         return obj, stat, torch.cat(logits, dim=1), grads
 
 
-def _loss_and_dlogits(loss: str, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, onehot: torch.Tensor):
-    """Objective (E,), static loss (E,) and ∂objective/∂z for logits z in the (E, C, P) layout; onehot: (C, P)."""
-    E, C, P = z.shape
-    if loss == "dce":
-        logp = torch.log_softmax(z, 1)
-        nll = -(logp * onehot).sum(1)  # (E, P)
-        w = gamma[:, y]  # (E, P)
-        dz = (logp.exp() - onehot) * (w / P).unsqueeze(1)
-        return (w * nll).mean(1), nll.mean(1), dz
-    r = z - onehot
-    sq = r * r
-    per_sample = sq.sum(1)
-    if loss == "dmse1":
-        w = gamma[:, y]
-        return (w * per_sample).mean(1), per_sample.mean(1), r * (2.0 * w / P).unsqueeze(1)
-    if loss == "dmse2":
-        g = gamma.unsqueeze(-1)  # (E, C, 1)
-        return (sq * g).sum(1).mean(1), per_sample.mean(1), r * g * (2.0 / P)
-    require_choice("loss", loss, LOSSES)
+def _loss_and_dlogits(loss: str, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor):
+    """Objective (E,), static loss (E,) and ∂objective/∂z for logits z in the (E, C, P) layout: the losses as
+    `losses.per_member_losses` defines them, differentiated by autograd (a graph of the loss alone)."""
+    with torch.enable_grad():
+        z = z.detach().requires_grad_(True)
+        obj, stat = per_member_losses(loss, z, y, gamma, class_dim=-2)
+        (dz,) = torch.autograd.grad(obj.sum(), z)
+    return obj.detach(), stat.detach(), dz
 
 
 # ------------------------------------------------------------------------------------------------ schedules
@@ -353,67 +286,6 @@ class GammaBank:
 
 
 # ----------------------------------------------------------------------------------------------- training
-@dataclass
-class EnsembleLog:
-    """Per-member curves. Arrays are (records, E) at `steps`; `diverged_at[e]` = −1 for members that never did."""
-
-    steps: np.ndarray
-    objective: np.ndarray  # the dynamical objective at t (before the step)
-    static_loss: np.ndarray  # its static counterpart (A = 1): CE for "dce", MSE for "dmse1"/"dmse2"
-    accuracy: np.ndarray  # training accuracy
-    evals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # set → {"loss", "accuracy"}: (records, E)
-    probes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name → (steps, (n, E))
-    diverged_at: np.ndarray = None
-    final_state: list[torch.Tensor] | None = None
-    early_objective: np.ndarray | None = None  # (early_steps + 1, E): the objective at every step t ≤ early_steps
-
-    @property
-    def final_accuracy(self) -> np.ndarray:
-        return self.accuracy[-1]
-
-
-def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
-    allowed = f"a number > 0 or a sequence of {E} such numbers (one per member)"
-    try:
-        values = np.asarray(lr, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"lr={lr!r} is not allowed: lr must be {allowed}") from None
-    require(values.ndim == 0 or values.shape == (E,), "lr", allowed, lr)
-    values = np.broadcast_to(values, (E,))
-    for v in values:
-        require_finite("lr", float(v), positive=True)
-    return torch.as_tensor(values.copy(), dtype=dtype, device=device)
-
-
-def _describe_set(data) -> str:
-    if not isinstance(data, Dataset):
-        return type(data).__name__
-    return f"{data.num_classes} classes, samples of shape {tuple(data.x.shape[1:])}, {data.x.dtype}, on {data.x.device}"
-
-
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    """argmax over classes of (E, P, C) logits (first index on ties, as `Tensor.argmax`). A contiguous copy first:
-    argmax over a strided axis of few classes is ~20× slower on a CPU than the copy."""
-    return logits.contiguous().argmax(-1)
-
-
-@torch.no_grad()
-def evaluate(model: EnsembleModel, data: Dataset, loss: str = "dce", batch: int = 8192):
-    """Static loss and accuracy of every member on `data`: two (E,) tensors."""
-    require_int("batch", batch, at_least=1)
-    E = model.size
-    total, correct = torch.zeros(E, dtype=torch.float64, device=data.x.device), torch.zeros(
-        E, dtype=torch.float64, device=data.x.device)
-    ones = torch.ones(E, data.num_classes, dtype=data.x.dtype, device=data.x.device)
-    for i in range(0, len(data), batch):
-        x, y = data.x[i:i + batch], data.y[i:i + batch]
-        z = model(x)
-        _, static = per_member_losses(loss, z, y, ones)
-        total += static.to(torch.float64) * len(y)
-        correct += (predictions(z) == y).sum(-1).to(torch.float64)
-    return total / len(data), correct / len(data)
-
-
 def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
                    schedules: GammaSchedule | Sequence[GammaSchedule | None] | None = None,
                    lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
@@ -431,183 +303,27 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
     float32 rounding differences between CPU kernels stay small in chaotic runs (they reach 50 % by step 400).
     """
     require_choice("loss", loss, LOSSES)
-    require_int("steps", steps, at_least=0)
-    require_int("record_every", record_every, at_least=1)
-    require_int("early_steps", early_steps, at_least=0)
-    require_distinct_names(probes)
-    E, x, y = model.size, data.x, data.y
-    check_model_fits(model, model.params, data, (E, 1, data.num_classes))
-    for name, other in (eval_sets or {}).items():
-        require(isinstance(other, Dataset) and other.num_classes == data.num_classes
-                and other.x.shape[1:] == x.shape[1:] and other.x.dtype == x.dtype and other.x.device == x.device,
-                f"eval_sets[{name!r}]", f"a Dataset like the training data ({data.num_classes} classes, samples of "
-                f"shape {tuple(x.shape[1:])}, {x.dtype}, on {x.device})", _describe_set(other))
-    device, dtype = x.device, x.dtype
+    E = model.size
     if schedules is None or isinstance(schedules, GammaSchedule):
         schedules = [schedules] * E
     require(len(schedules) == E, "schedules", f"one per member ({E})", len(schedules))
-    gammas = GammaBank(list(schedules), data.num_classes, dtype, device)
-    lr_t = _lr_tensor(lr, E, dtype, device)
-    uniform_lr = bool((lr_t == lr_t[0]).all())
-    lr0 = float(lr_t[0])
-    lr_views = [lr_t.view(E, *([1] * (p.dim() - 1))) for p in model.params]
-    eval_sets = eval_sets or {}
-    record = [t for t in range(steps + 1) if t % record_every == 0 or t == steps]
-    R = len(record)
-    row_of = {t: i for i, t in enumerate(record)}
-    nan = float("nan")
-    objective = torch.full((R, E), nan, dtype=torch.float64, device=device)
-    static = torch.full((R, E), nan, dtype=torch.float64, device=device)
-    accuracy = torch.full((R, E), nan, dtype=torch.float64, device=device)
-    evals = {k: {"loss": torch.full((R, E), nan, dtype=torch.float64, device=device),
-                 "accuracy": torch.full((R, E), nan, dtype=torch.float64, device=device)} for k in eval_sets}
-    probe_values: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in probes}
-    early = torch.full((min(early_steps, steps) + 1 if early_steps else 0, E), nan, dtype=torch.float64, device=device)
-    first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
-    any_diverged = False
-    start = 0
-    state = checkpoint.load() if checkpoint else None
-    if state is not None and state.get("records") == R and state.get("members") == E:
-        model.load_state(state["params"])
-        objective.copy_(state["objective"]), static.copy_(state["static"]), accuracy.copy_(state["accuracy"])
-        for k in evals:
-            evals[k]["loss"].copy_(state["evals"][k]["loss"]), evals[k]["accuracy"].copy_(state["evals"][k]["accuracy"])
-        probe_values = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
-        first_bad.copy_(state["first_bad"])
-        early.copy_(state["early"])
-        any_diverged = bool((first_bad >= 0).any())
-        start = int(state["next_step"])
-    params = model.params
-    bar = tqdm(total=steps + 1, initial=start, desc=description, disable=not progress, mininterval=1.0)
-    for t in range(start, steps + 1):
-        gamma = gammas(t)
-        obj, stat, logits, grads = model.loss_and_grad(x, y, gamma, loss)
-        if any_diverged or not bool(torch.isfinite(obj).all()):
-            bad = ~torch.isfinite(obj)
-            first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, t), first_bad)
-            any_diverged = True
-        if t < len(early):
-            early[t] = obj.to(torch.float64)
-        r = row_of.get(t)
-        if r is not None:
-            keep = (lambda v: torch.where(first_bad < 0, v, nan)) if any_diverged else (lambda v: v)
-            objective[r] = keep(obj.to(torch.float64))
-            static[r] = keep(stat.to(torch.float64))
-            accuracy[r] = keep((predictions(logits) == y).to(torch.float64).mean(-1))
-            for k, d in eval_sets.items():
-                l_, a_ = evaluate(model, d, loss)
-                evals[k]["loss"][r] = keep(l_)
-                evals[k]["accuracy"][r] = keep(a_)
-        for probe in probes:
-            if probe.due(t, steps):
-                probe_values[probe.name][t] = torch.as_tensor(probe.fn(model, t)).detach().to("cpu", torch.float64)
-        if t < steps:
-            with torch.no_grad():
-                if uniform_lr:
-                    torch._foreach_add_(params, grads, alpha=-lr0)
-                else:
-                    torch._foreach_sub_(params, torch._foreach_mul(grads, lr_views))
-        if t % 100 == 0 or t == steps:
-            bar.update(t + 1 - bar.n)
-            if checkpoint is not None and checkpoint.due() and t < steps:
-                checkpoint.save({"params": model.state(), "objective": objective, "static": static,
-                                 "accuracy": accuracy, "evals": evals, "probes": probe_values, "first_bad": first_bad,
-                                 "early": early, "next_step": t + 1, "records": R, "members": E})
-    bar.close()
-    diverged = first_bad.cpu().numpy()
-    probes_out = {}
-    for name, d in probe_values.items():
-        s = np.array(sorted(d), dtype=np.int64)
-        v = np.stack([d[k].numpy() for k in s]) if len(s) else np.zeros((0, E))
-        for e in range(E):  # NaN after divergence
-            if diverged[e] >= 0:
-                v[s >= diverged[e], e] = np.nan
-        probes_out[name] = (s, v)
-    return EnsembleLog(
-        steps=np.array(record, dtype=np.int64),
-        objective=objective.cpu().numpy(), static_loss=static.cpu().numpy(), accuracy=accuracy.cpu().numpy(),
-        evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in evals.items()},
-        probes=probes_out, diverged_at=diverged,
-        final_state=model.state() if keep_final_state else None,
-        early_objective=early.cpu().numpy() if early_steps else None)
+    gammas = GammaBank(list(schedules), data.num_classes, data.x.dtype, data.x.device)
+    return descend(model, data, gammas, loss=loss, lr=lr, steps=steps, record_every=record_every,
+                   eval_sets=eval_sets, probes=probes, checkpoint=checkpoint, progress=progress,
+                   description=description, keep_final_state=keep_final_state, early_steps=early_steps)
 
 
 # ---------------------------------------------------------------------------------------- Hessian probes
-class EnsembleHessian:
-    """v ↦ H_e v_e for every member at once: the Hessian of the sum of the members' losses is block-diagonal, so a
-    Hessian-vector product with stacked vectors (E, n) gives each member's own product."""
-
-    def __init__(self, model: EnsembleModel, criterion: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor):
-        """criterion(logits (E, P, C)) -> per-member loss (E,)."""
-        self.model = model
-        self.params = model.params
-        losses = criterion(model(x))
-        losses = torch.where(torch.isfinite(losses), losses, torch.zeros_like(losses))
-        self.grads = torch.autograd.grad(losses.sum(), self.params, create_graph=True)
-        self.size = model.num_parameters()
-        self.members = model.size
-
-    def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=self.model.unflat(v), retain_graph=True)
-        return self.model.flat(hv).detach()
-
-
-def batched_lanczos(matvec, members: int, size: int, steps: int, *, dtype=torch.float64, device=None, seed: int = 0):
-    """Lanczos with full reorthogonalization on E symmetric operators at once (matvec maps (E, n) → (E, n)).
-
-    Returns alpha (E, m), beta (E, m − 1) with m = min(steps, n); the Ritz values are the eigenvalues of each
-    member's tridiagonal matrix. When a member's Krylov space becomes invariant (β ≈ 0), its next vector is a fresh
-    random vector orthogonal to the basis and β = 0 there, so its tridiagonal matrix splits into exact blocks.
-    """
-    require_int("steps", steps, at_least=1)
-    steps = min(steps, size)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    q = torch.randn(members, size, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
-    q = q / q.norm(dim=1, keepdim=True)
-    Q = torch.zeros(members, steps, size, dtype=dtype, device=device)
-    alpha = torch.zeros(members, steps, dtype=dtype, device=device)
-    beta = torch.zeros(members, max(steps - 1, 0), dtype=dtype, device=device)
-    b = torch.zeros(members, dtype=dtype, device=device)
-
-    def orthogonalize(w, j):
-        for _ in range(2):  # full reorthogonalization (twice is enough)
-            w = w - torch.einsum("ejn,ej->en", Q[:, : j + 1], torch.einsum("ejn,en->ej", Q[:, : j + 1], w))
-        return w
-
-    for j in range(steps):
-        Q[:, j] = q
-        w = matvec(q)
-        a = (w * q).sum(1)
-        w = w - a[:, None] * q
-        if j > 0:
-            w = w - b[:, None] * Q[:, j - 1]
-        w = orthogonalize(w, j)
-        alpha[:, j] = a
-        if j + 1 < steps:
-            b = w.norm(dim=1)
-            scale = alpha[:, : j + 1].abs().amax(1).clamp_min(1.0)
-            stuck = b <= 1e-10 * scale
-            if bool(stuck.any()):
-                fresh = orthogonalize(torch.randn(members, size, generator=generator, dtype=torch.float64)
-                                      .to(device=device, dtype=dtype), j)
-                w = torch.where(stuck[:, None], fresh, w)
-                b = torch.where(stuck, torch.zeros_like(b), b)
-            beta[:, j] = b
-            q = w / w.norm(dim=1, keepdim=True)
-    return alpha, beta
-
-
-def batched_tridiagonal(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    return torch.diag_embed(alpha) + torch.diag_embed(beta, 1) + torch.diag_embed(beta, -1)
-
-
 def ensemble_top_eigenvalue(model: EnsembleModel, criterion, x: torch.Tensor, lanczos_steps: int = 20,
                             seed: int = 0) -> torch.Tensor:
-    """λ_max of each member's Hessian of criterion, shape (E,)."""
-    op = EnsembleHessian(model, criterion, x)
-    alpha, beta = batched_lanczos(op, op.members, op.size, lanczos_steps, dtype=model.params[0].dtype,
-                                  device=model.params[0].device, seed=seed)
-    return torch.linalg.eigvalsh(batched_tridiagonal(alpha, beta))[:, -1].detach()
+    """λ_max of each member's Hessian of criterion(logits (E, P, C)) -> (E,) losses, shape (E,): Lanczos on the
+    Hessian of the sum of the members' losses, which is block-diagonal (a member whose loss is not finite adds 0)."""
+    losses = criterion(model(x))
+    losses = torch.where(torch.isfinite(losses), losses, torch.zeros_like(losses))
+    op = HessianVectorProduct(losses.sum(), model.params, members=True)
+    alpha, beta, _ = lanczos(op, op.size, lanczos_steps, members=op.members, dtype=op.dtype, device=op.device,
+                             seed=seed)
+    return torch.linalg.eigvalsh(tridiagonal(alpha, beta))[:, -1].detach()
 
 
 def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps: int = 20,

@@ -235,6 +235,11 @@ def mse(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return squared_errors(logits, targets).sum(-1).mean()
 
 
+def half_mse(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """½ (1/P) Σ_μ Σ_k (z_μk − y_μk)²: the late-decay authors' loss (their `MSELoss` on one-hot targets, halved)."""
+    return 0.5 * mse(logits, targets)
+
+
 def dynamical_mse(variant: str, logits: torch.Tensor, targets: torch.Tensor, gamma,
                   reduction: str = "mean") -> torch.Tensor:
     """DMSE1 or DMSE2 at one Γ; reduction "none" gives the per-sample terms (N,), "mean" their mean over N.
@@ -272,21 +277,37 @@ def dynamical_loss(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma
     return {"dce": weighted_cross_entropy, "dmse1": dmse1, "dmse2": dmse2}[kind](logits, targets, gamma)
 
 
-def per_member_losses(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma: torch.Tensor):
-    """Batched over an ensemble: logits (E, P, C), targets (P,), gamma (E, C) → (objective (E,), static (E,)).
+def per_sample_losses(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma: torch.Tensor,
+                      class_dim: int = -1):
+    """The definition of each of LOSSES, per sample: (Γ-weighted term, its static A = 1 term), each (…, P).
 
-    The static loss is the A = 1 counterpart (cross-entropy for "dce", MSE for the others)."""
-    if kind == "dce":
-        per_sample = -torch.log_softmax(logits, -1).gather(-1, targets.expand(logits.shape[0], -1).unsqueeze(-1))
-        per_sample = per_sample.squeeze(-1)  # (E, P)
-        return (gamma[:, targets] * per_sample).mean(-1), per_sample.mean(-1)
-    sq = squared_errors(logits, targets)  # (E, P, C)
-    per_sample = sq.sum(-1)
-    if kind == "dmse1":
-        return (gamma[:, targets] * per_sample).mean(-1), per_sample.mean(-1)
-    if kind == "dmse2":
-        return (sq * gamma[:, None, :]).sum(-1).mean(-1), per_sample.mean(-1)
+    logits (…, P, C) — or (…, C, P) with class_dim=-2, the layout of the ensembles' hand-written backpropagation;
+    targets: class indices (P,); gamma: Γ(t) of shape (…, C), one row per leading index (one per ensemble member).
+        dce:   Γ_{y_μ} · (−log softmax(z_μ)_{y_μ}),   static: −log softmax(z_μ)_{y_μ}
+        dmse1: Γ_{y_μ} · Σ_k (z_μk − y_μk)²,          static: Σ_k (z_μk − y_μk)²
+        dmse2: Σ_k Γ_k (z_μk − y_μk)²,                static: Σ_k (z_μk − y_μk)²
+    """
     require_choice("loss", kind, LOSSES)
+    require_choice("class_dim", class_dim, (-1, -2))
+    weight = gamma[..., targets]  # Γ_{y_μ}: (…, P)
+    if kind == "dce":
+        index = targets.expand(*logits.shape[:-2], -1).unsqueeze(class_dim)
+        static = -torch.log_softmax(logits, class_dim).gather(class_dim, index).squeeze(class_dim)
+        return weight * static, static
+    onehot = F.one_hot(targets, logits.shape[class_dim]).to(logits.dtype)
+    sq = (logits - (onehot if class_dim == -1 else onehot.T)) ** 2
+    static = sq.sum(class_dim)
+    if kind == "dmse1":
+        return weight * static, static
+    return (sq * gamma.unsqueeze(-2 if class_dim == -1 else -1)).sum(class_dim), static
+
+
+def per_member_losses(kind: str, logits: torch.Tensor, targets: torch.Tensor, gamma: torch.Tensor,
+                      class_dim: int = -1):
+    """Batched over an ensemble: logits (E, P, C) (or (E, C, P) with class_dim=-2), targets (P,), gamma (E, C) →
+    (objective (E,), static (E,)), the means over the P samples of `per_sample_losses`."""
+    weighted, static = per_sample_losses(kind, logits, targets, gamma, class_dim)
+    return weighted.mean(-1), static.mean(-1)
 
 
 # ------------------------------------------------------------------------------- drop-in nn.Module losses

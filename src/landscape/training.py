@@ -1,14 +1,19 @@
-"""Full-batch gradient descent with probes on a schedule, divergence detection and resumable checkpoints.
+"""Full-batch gradient descent: one training loop for ensembles of E same-shaped networks and for single runs.
 
-At each step t = 0 … steps the trainer evaluates θ_t on the whole training set — the objective F(θ_t, t), the plain
-cross-entropy L(θ_t), the training accuracy, and the probes due at t — then (for t < steps) takes the step
-θ_{t+1} = θ_t − η ∇_θ F(θ_t, t). A non-finite objective stops the run and is recorded as `diverged_at`.
+At each step t = 0 … steps the loop evaluates every member's θ_t on the whole training set — the objective
+F(θ_t, t), its static counterpart (A = 1), the training accuracy, the evaluation sets and the probes due at t — then
+(for t < steps) takes the step θ_{t+1} = θ_t − η ∇_θ F(θ_t, t). A member whose objective turns non-finite is recorded
+as diverged at that step; its later values are NaN, the others go on, and the loop stops once every member has
+diverged. Interrupted runs resume from a `runtime.Checkpoint`.
+
+`descend` is the loop; `train_full_batch` runs one `nn.Module` through it as an ensemble of one (`ModuleEnsemble`),
+`ensemble.train_ensemble` runs batched ensembles (`ensemble.EnsembleMLP`, `ensemble.EnsembleMyrtle`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -16,15 +21,19 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import Dataset
-from .losses import cross_entropy_per_sample
+from .flat import flatten, flatten_rows, unflatten, unflatten_rows
+from .losses import LOSSES, cross_entropy_per_sample, per_member_losses
 from .runtime import Checkpoint
-from .validation import ConfigError, require, require_finite, require_int
+from .validation import ConfigError, require, require_choice, require_finite, require_int
+
+CHECKPOINT_FORMAT = 2  # version of the state `descend` checkpoints; other versions are ignored (the run restarts)
+SYNC_EVERY = 100  # steps between the host's looks at divergence when no probe is due (a look syncs the device)
 
 
 @dataclass
 class Probe:
     """A measurement `fn(model, step)` taken every `every` steps (and at the last step): a float for one network
-    (`train_full_batch`), an array (E,) of per-member values for an ensemble (`ensemble.train_ensemble`)."""
+    (`train_full_batch`, where `model` is the nn.Module), an array (E,) of per-member values for an ensemble."""
 
     name: str
     every: int
@@ -38,6 +47,303 @@ class Probe:
         return step % self.every == 0 or step == last
 
 
+def require_distinct_names(probes) -> None:
+    names = [p.name for p in probes]
+    require(len(set(names)) == len(names), "probes", "probes with distinct names", names)
+
+
+# ------------------------------------------------------------------------------------------------- members
+class EnsembleModel:
+    """E same-shaped networks trained together. `params` is a list of tensors whose first axis is the member;
+    `forward(x)` returns logits of shape (E, P, C) for inputs x (P, …) shared by all members."""
+
+    params: list[torch.Tensor]
+
+    @property
+    def size(self) -> int:
+        return self.params[0].shape[0]
+
+    def forward(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
+        return self.forward(x, params)
+
+    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, loss: str):
+        """(objective (E,), static loss (E,), logits (E, P, C), gradients of each member's objective).
+
+        Autograd through the sum of the members' objectives; a member whose objective is not finite contributes
+        nothing to the sum (so no NaN reaches the others)."""
+        logits = self.forward(x)
+        obj, stat = per_member_losses(loss, logits, y, gamma)
+        total = torch.where(torch.isfinite(obj), obj, torch.zeros_like(obj)).sum()
+        grads = torch.autograd.grad(total, self.params)
+        return obj.detach(), stat.detach(), logits.detach(), grads
+
+    def num_parameters(self) -> int:
+        """Parameters of one member."""
+        return sum(p[0].numel() for p in self.params)
+
+    def state(self):
+        return [p.detach().clone() for p in self.params]
+
+    def load_state(self, state) -> None:
+        with torch.no_grad():
+            for p, s in zip(self.params, state):
+                p.copy_(s)
+
+    def flat(self, tensors: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """Per-member flattening: (E, n)."""
+        return flatten_rows(self.params if tensors is None else tensors)
+
+    def unflat(self, v: torch.Tensor) -> list[torch.Tensor]:
+        """(E, n) → tensors shaped like `params`."""
+        return unflatten_rows(v, [p[0] for p in self.params])
+
+    def probe_target(self):
+        """What probes receive as `model`."""
+        return self
+
+
+class ModuleEnsemble(EnsembleModel):
+    """One `nn.Module` as an ensemble of one: logits (1, P, C), its own parameters (no member axis) updated in
+    place. Its objective is the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ} (loss "dce")."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        require(len(self.params) > 0, "model", "a model with trainable parameters", type(module).__name__)
+
+    @property
+    def size(self) -> int:
+        return 1
+
+    def forward(self, x, params=None):
+        require(params is None, "params", "None (a ModuleEnsemble evaluates its module's own parameters)", "given")
+        return self.module(x).unsqueeze(0)
+
+    def loss_and_grad(self, x, y, gamma, loss):
+        require_choice("loss", loss, ("dce",))
+        logits = self.module(x)
+        per_sample = cross_entropy_per_sample(logits, y)
+        objective = (gamma[0][y] * per_sample).mean()
+        grads = torch.autograd.grad(objective, self.params)
+        return objective.detach()[None], per_sample.detach().mean()[None], logits.detach()[None], grads
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.params)
+
+    def state(self):
+        return {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+
+    def load_state(self, state) -> None:
+        self.module.load_state_dict(state)
+
+    def flat(self, tensors=None):
+        return flatten(self.params if tensors is None else tensors)[None]
+
+    def unflat(self, v):
+        return unflatten(v[0], self.params)
+
+    def probe_target(self):
+        return self.module
+
+
+def check_model_fits(model, params: list[torch.Tensor], data: Dataset, logits_shape: tuple) -> None:
+    """A clear error when the model and the data do not go together: dtype, device, input shape, classes.
+
+    Runs the model once on one sample (no gradients; nn.Modules in eval mode, their modes restored after);
+    `logits_shape` is what that must return."""
+    x, p = data.x, params[0]
+    require(p.dtype == x.dtype, "data.x dtype", f"the model's dtype, {p.dtype}", x.dtype)
+    require(p.device == x.device, "data.x device", f"the model's device, {str(p.device)!r}", str(x.device))
+    module = model.module if isinstance(model, ModuleEnsemble) else model
+    modes = [(m, m.training) for m in module.modules()] if isinstance(module, nn.Module) else []
+    for m, _ in modes:
+        m.training = False  # no dropout draws or batch-norm updates in the check
+    try:
+        with torch.no_grad():
+            logits = model(x[:1])
+    except RuntimeError:
+        raise ConfigError(f"data.x sample shape={tuple(x.shape[1:])} is not allowed: data.x samples must fit the "
+                          "model's input layer") from None
+    finally:
+        for m, training in modes:
+            m.training = training
+    require(tuple(logits.shape) == logits_shape, "data.num_classes",
+            f"the model's number of outputs, {logits.shape[-1]}", data.num_classes)
+
+
+def predictions(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over classes of (E, P, C) logits (first index on ties, as `Tensor.argmax`). A contiguous copy first:
+    argmax over a strided axis of few classes is ~20× slower on a CPU than the copy."""
+    return logits.contiguous().argmax(-1)
+
+
+@torch.no_grad()
+def evaluate(model: EnsembleModel, data: Dataset, loss: str = "dce", batch: int = 8192):
+    """Static loss and accuracy of every member on `data`: two (E,) tensors."""
+    require_int("batch", batch, at_least=1)
+    E = model.size
+    total = torch.zeros(E, dtype=torch.float64, device=data.x.device)
+    correct = torch.zeros(E, dtype=torch.float64, device=data.x.device)
+    ones = torch.ones(E, data.num_classes, dtype=data.x.dtype, device=data.x.device)
+    for i in range(0, len(data), batch):
+        x, y = data.x[i:i + batch], data.y[i:i + batch]
+        z = model(x)
+        _, static = per_member_losses(loss, z, y, ones)
+        total += static.to(torch.float64) * len(y)
+        correct += (predictions(z) == y).sum(-1).to(torch.float64)
+    return total / len(data), correct / len(data)
+
+
+def _describe_set(data) -> str:
+    if not isinstance(data, Dataset):
+        return type(data).__name__
+    return f"{data.num_classes} classes, samples of shape {tuple(data.x.shape[1:])}, {data.x.dtype}, on {data.x.device}"
+
+
+def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
+    allowed = f"a number > 0 or a sequence of {E} such numbers (one per member)"
+    try:
+        values = np.asarray(lr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"lr={lr!r} is not allowed: lr must be {allowed}") from None
+    require(values.ndim == 0 or values.shape == (E,), "lr", allowed, lr)
+    values = np.broadcast_to(values, (E,))
+    for v in values:
+        require_finite("lr", float(v), positive=True)
+    return torch.as_tensor(values.copy(), dtype=dtype, device=device)
+
+
+# ------------------------------------------------------------------------------------------------- the loop
+@dataclass
+class EnsembleLog:
+    """Per-member curves. Arrays are (records, E) at `steps`; `diverged_at[e]` = −1 for members that never did."""
+
+    steps: np.ndarray
+    objective: np.ndarray  # the dynamical objective at t (before the step)
+    static_loss: np.ndarray  # its static counterpart (A = 1): CE for "dce", MSE for "dmse1"/"dmse2"
+    accuracy: np.ndarray  # training accuracy
+    evals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # set → {"loss", "accuracy"}: (records, E)
+    probes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name → (steps, (n, E))
+    diverged_at: np.ndarray = None
+    final_state: list[torch.Tensor] | None = None
+    early_objective: np.ndarray | None = None  # (early_steps + 1, E): the objective at every step t ≤ early_steps
+
+    @property
+    def final_accuracy(self) -> np.ndarray:
+        return self.accuracy[-1]
+
+
+def descend(model: EnsembleModel, data: Dataset, gamma_at: Callable[[int], torch.Tensor], *, loss: str = "dce",
+            lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
+            eval_sets: dict[str, Dataset] | None = None, probes: Sequence[Probe] = (),
+            checkpoint: Checkpoint | None = None, progress: bool = False, description: str = "training",
+            keep_final_state: bool = False, early_steps: int = 0) -> EnsembleLog:
+    """Full-batch GD of every member on its own objective: θ_e ← θ_e − η_e ∇ F_e(θ_e, t).
+
+    gamma_at(t): Γ(t) of every member, shape (E, C), on the data's device. At each recorded step t
+    (t % record_every == 0, and the last step) the objective, static loss and accuracy of θ_t are kept and every
+    set in `eval_sets` is evaluated. early_steps: also keep the objective at every step t ≤ early_steps (the drift
+    check's anchor for chaotic float32 runs).
+    """
+    require_choice("loss", loss, LOSSES)
+    require_int("steps", steps, at_least=0)
+    require_int("record_every", record_every, at_least=1)
+    require_int("early_steps", early_steps, at_least=0)
+    require_distinct_names(probes)
+    E, x, y = model.size, data.x, data.y
+    check_model_fits(model, model.params, data, (E, 1, data.num_classes))
+    for name, other in (eval_sets or {}).items():
+        require(isinstance(other, Dataset) and other.num_classes == data.num_classes
+                and other.x.shape[1:] == x.shape[1:] and other.x.dtype == x.dtype and other.x.device == x.device,
+                f"eval_sets[{name!r}]", f"a Dataset like the training data ({data.num_classes} classes, samples of "
+                f"shape {tuple(x.shape[1:])}, {x.dtype}, on {x.device})", _describe_set(other))
+    device, dtype = x.device, x.dtype
+    lr_t = _lr_tensor(lr, E, dtype, device)
+    uniform_lr = bool((lr_t == lr_t[0]).all())
+    lr0 = float(lr_t[0])
+    lr_views = [lr_t.view(E, *([1] * (p.dim() - 1))) for p in model.params]
+    eval_sets = eval_sets or {}
+    record = [t for t in range(steps + 1) if t % record_every == 0 or t == steps]
+    R = len(record)
+    row_of = {t: i for i, t in enumerate(record)}
+    nan = float("nan")
+    f64 = dict(dtype=torch.float64, device=device)
+    objective, static, accuracy = (torch.full((R, E), nan, **f64) for _ in range(3))
+    evals = {k: {"loss": torch.full((R, E), nan, **f64), "accuracy": torch.full((R, E), nan, **f64)}
+             for k in eval_sets}
+    probe_values: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in probes}
+    early = torch.full((min(early_steps, steps) + 1 if early_steps else 0, E), nan, **f64)
+    first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
+    start = 0
+    state = checkpoint.load() if checkpoint else None
+    if state is not None and state.get("format") == CHECKPOINT_FORMAT and state.get("records") == R \
+            and state.get("members") == E:
+        model.load_state(state["params"])
+        objective.copy_(state["objective"]), static.copy_(state["static"]), accuracy.copy_(state["accuracy"])
+        for k in evals:
+            evals[k]["loss"].copy_(state["evals"][k]["loss"]), evals[k]["accuracy"].copy_(state["evals"][k]["accuracy"])
+        probe_values = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
+        first_bad.copy_(state["first_bad"])
+        early.copy_(state["early"])
+        start = int(state["next_step"])
+    params, target = model.params, model.probe_target()
+    bar = tqdm(total=steps + 1, initial=start, desc=description, disable=not progress, mininterval=1.0)
+    for t in range(start, steps + 1):
+        obj, stat, logits, grads = model.loss_and_grad(x, y, gamma_at(t), loss)
+        first_bad = torch.where(~torch.isfinite(obj) & (first_bad < 0), t, first_bad)  # on the device: no sync
+        due = [probe for probe in probes if probe.due(t, steps)]
+        if (due or t % SYNC_EVERY == 0 or t == steps) and bool((first_bad >= 0).all()):
+            break  # every member has diverged
+        alive = first_bad < 0
+        if t < len(early):
+            early[t] = obj.to(torch.float64)
+        r = row_of.get(t)
+        if r is not None:
+            objective[r] = torch.where(alive, obj.to(torch.float64), nan)
+            static[r] = torch.where(alive, stat.to(torch.float64), nan)
+            accuracy[r] = torch.where(alive, (predictions(logits) == y).to(torch.float64).mean(-1), nan)
+            for k, d in eval_sets.items():
+                l_, a_ = evaluate(model, d, loss)
+                evals[k]["loss"][r] = torch.where(alive, l_, nan)
+                evals[k]["accuracy"][r] = torch.where(alive, a_, nan)
+        for probe in due:
+            probe_values[probe.name][t] = torch.as_tensor(probe.fn(target, t)).detach().to("cpu", torch.float64)
+        if t < steps:
+            with torch.no_grad():
+                if uniform_lr:
+                    torch._foreach_add_(params, grads, alpha=-lr0)
+                else:
+                    torch._foreach_sub_(params, torch._foreach_mul(grads, lr_views))
+        if t % SYNC_EVERY == 0 or t == steps:
+            bar.update(t + 1 - bar.n)
+            if checkpoint is not None and checkpoint.due() and t < steps:
+                checkpoint.save({"format": CHECKPOINT_FORMAT, "params": model.state(), "objective": objective,
+                                 "static": static, "accuracy": accuracy, "evals": evals, "probes": probe_values,
+                                 "first_bad": first_bad, "early": early, "next_step": t + 1, "records": R,
+                                 "members": E})
+    bar.close()
+    diverged = first_bad.cpu().numpy()
+    probes_out = {}
+    for name, d in probe_values.items():
+        s = np.array(sorted(d), dtype=np.int64)
+        v = np.stack([d[k].reshape(E).numpy() for k in s]) if len(s) else np.zeros((0, E))
+        for e in range(E):  # NaN from the divergence on
+            if diverged[e] >= 0:
+                v[s >= diverged[e], e] = np.nan
+        probes_out[name] = (s, v)
+    return EnsembleLog(
+        steps=np.array(record, dtype=np.int64),
+        objective=objective.cpu().numpy(), static_loss=static.cpu().numpy(), accuracy=accuracy.cpu().numpy(),
+        evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in evals.items()},
+        probes=probes_out, diverged_at=diverged,
+        final_state=model.state() if keep_final_state else None,
+        early_objective=early.cpu().numpy() if early_steps else None)
+
+
+# ---------------------------------------------------------------------------------------------- single runs
 @dataclass
 class TrainingLog:
     objective: np.ndarray  # F(θ_t, t), t = 0 … steps (shorter if diverged)
@@ -47,103 +353,30 @@ class TrainingLog:
     diverged_at: int | None = None
 
 
-def require_distinct_names(probes) -> None:
-    names = [p.name for p in probes]
-    require(len(set(names)) == len(names), "probes", "probes with distinct names", names)
-
-
-def check_model_fits(model, params: list[torch.Tensor], data: Dataset, logits_shape: tuple) -> None:
-    """A clear error when the model and the data do not go together: dtype, device, input shape, classes.
-
-    Runs the model once on one sample (no gradients); `logits_shape` is what that must return."""
-    x, p = data.x, params[0]
-    require(p.dtype == x.dtype, "data.x dtype", f"the model's dtype, {p.dtype}", x.dtype)
-    require(p.device == x.device, "data.x device", f"the model's device, {str(p.device)!r}", str(x.device))
-    try:
-        with torch.no_grad():
-            logits = model(x[:1])
-    except RuntimeError:
-        raise ConfigError(f"data.x sample shape={tuple(x.shape[1:])} is not allowed: data.x samples must fit the "
-                          "model's input layer") from None
-    require(tuple(logits.shape) == logits_shape, "data.num_classes",
-            f"the model's number of outputs, {logits.shape[-1]}", data.num_classes)
-
-
 def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.ndarray | None, lr: float, steps: int,
                      probes: list[Probe] = (), *, checkpoint: Checkpoint | None = None, progress: bool = False,
                      description: str = "training") -> TrainingLog:
-    """Full-batch GD on the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ}(t) log p_{y_μ}.
+    """Full-batch GD of one network on the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ}: `descend` on an
+    ensemble of one. A non-finite objective stops the run; the curves end before it (`diverged_at`).
 
     gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for plain cross-entropy (Γ ≡ 1).
     """
     require_finite("lr", lr, positive=True)
     require_int("steps", steps, at_least=0)
-    require_distinct_names(probes)
-    params = [p for p in model.parameters() if p.requires_grad]
-    require(len(params) > 0, "model", "a model with trainable parameters", type(model).__name__)
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()  # no dropout draws or batch-norm updates in the check
-    try:
-        check_model_fits(model, params, data, (1, data.num_classes))
-    finally:
-        for m, training in modes:
-            m.training = training
-    x, y = data.x, data.y
-    device = x.device
+    require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
+    members = ModuleEnsemble(model)
+    C, device = data.num_classes, data.x.device
     if gamma is None:
-        gamma = torch.ones(steps + 1, data.num_classes)
-    gamma = torch.as_tensor(np.asarray(gamma), dtype=x.dtype, device=device)
-    require(gamma.shape == (steps + 1, data.num_classes), "gamma",
-            f"of shape (steps + 1, C) = ({steps + 1}, {data.num_classes})", tuple(gamma.shape))
+        gamma = torch.ones(steps + 1, C)
+    gamma = torch.as_tensor(np.asarray(gamma), dtype=data.x.dtype, device=device)
+    require(gamma.shape == (steps + 1, C), "gamma", f"of shape (steps + 1, C) = ({steps + 1}, {C})",
+            tuple(gamma.shape))
     require(bool(torch.isfinite(gamma).all()), "gamma", "finite", "non-finite values")
-    n = steps + 1
-    objective = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
-    ce = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
-    correct = torch.zeros(n, dtype=torch.int64, device=device)
-    probe_values = {p.name: {} for p in probes}
-    start = 0
-    state = checkpoint.load() if checkpoint else None
-    if state is not None and state["objective"].shape == (n,):
-        model.load_state_dict(state["model"])
-        objective.copy_(state["objective"]), ce.copy_(state["cross_entropy"]), correct.copy_(state["correct"])
-        probe_values = {k: dict(v) for k, v in state["probes"].items()}
-        start = int(state["next_step"])
-    diverged_at, checked = None, start
-    check_every = 100  # steps between divergence checks when no probe is due (a check syncs the device)
-    bar = tqdm(total=n, initial=start, desc=description, disable=not progress, mininterval=1.0, file=None)
-    for t in range(start, n):
-        logits = model(x)
-        per_sample = cross_entropy_per_sample(logits, y)
-        loss = (gamma[t][y] * per_sample).mean()
-        objective[t] = loss.detach()
-        ce[t] = per_sample.detach().mean()
-        correct[t] = (logits.detach().argmax(1) == y).sum()
-        due = [probe for probe in probes if probe.due(t, steps)]
-        if due or t % check_every == 0 or t == steps:
-            window = objective[checked: t + 1]
-            if not torch.isfinite(window).all():
-                diverged_at = checked + int((~torch.isfinite(window)).nonzero()[0])
-                break
-            checked = t + 1
-        for probe in due:
-            probe_values[probe.name][t] = float(probe.fn(model, t))
-        if t < steps:
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                torch._foreach_add_(params, grads, alpha=-lr)
-        if t % 100 == 0:
-            bar.update(min(t + 1, n) - bar.n)
-            if checkpoint is not None and checkpoint.due():
-                checkpoint.save({"model": model.state_dict(), "objective": objective, "cross_entropy": ce,
-                                 "correct": correct, "probes": probe_values, "next_step": t + 1})
-    bar.update(n - bar.n if diverged_at is None else 0)
-    bar.close()
-    end = n if diverged_at is None else diverged_at
+    log = descend(members, data, lambda t: gamma[t][None], lr=lr, steps=steps, probes=probes,
+                  checkpoint=checkpoint, progress=progress, description=description)
+    diverged_at = int(log.diverged_at[0])
+    end = steps + 1 if diverged_at < 0 else diverged_at
     return TrainingLog(
-        objective=objective[:end].cpu().numpy(),
-        cross_entropy=ce[:end].cpu().numpy(),
-        accuracy=(correct[:end].cpu().numpy() / len(y)),
-        probes={k: (np.array(sorted(s for s in v if s < end), dtype=np.int64),
-                    np.array([v[s] for s in sorted(v) if s < end], dtype=np.float64)) for k, v in probe_values.items()},
-        diverged_at=diverged_at,
-    )
+        objective=log.objective[:end, 0], cross_entropy=log.static_loss[:end, 0], accuracy=log.accuracy[:end, 0],
+        probes={k: (s[s < end], v[s < end, 0]) for k, (s, v) in log.probes.items()},
+        diverged_at=None if diverged_at < 0 else diverged_at)

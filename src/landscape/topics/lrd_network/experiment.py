@@ -13,21 +13,16 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from tqdm import tqdm
 
 from ...pca_landscape import fit_pca_surface, grid_axes
 from ...data import augment, balanced_subset, cifar10, mnist1d
+from ...losses import half_mse
 from ...models import VGG1d, VGGSmall, torch_dtype
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_finite, require_int
 from ...registry import Comparison, Experiment, register
-
-
-def mse_one_hot(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """½ Σ_k (z_k − onehot(y)_k)², averaged over the batch (the authors' loss)."""
-    return 0.5 * ((logits - F.one_hot(y, logits.shape[1]).to(logits.dtype)) ** 2).sum(1).mean()
 
 
 @dataclass(frozen=True)
@@ -91,7 +86,7 @@ def _mean_loss(model, data) -> tuple[float, float]:
     for i in range(0, len(data), EVAL_CHUNK):
         z = model(data.x[i:i + EVAL_CHUNK])
         y = data.y[i:i + EVAL_CHUNK]
-        loss += mse_one_hot(z, y).item() * len(y)
+        loss += half_mse(z, y).item() * len(y)
         correct += (z.argmax(1) == y).sum().item()
     return loss / len(data), correct / len(data)
 
@@ -122,7 +117,7 @@ class _Run:
         order = torch.randperm(len(data), generator=self.generator).to(self.device)
         for i in range(0, len(data), c.batch_size):
             idx = order[i:i + c.batch_size]
-            loss = mse_one_hot(self.model(augment(data.x[idx], c.max_shift, self.generator)), data.y[idx])
+            loss = half_mse(self.model(augment(data.x[idx], c.max_shift, self.generator)), data.y[idx])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

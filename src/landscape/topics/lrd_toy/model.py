@@ -118,15 +118,17 @@ def project_kernel(X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 # Curvature
 # ----------------------------------------------------------------------------------------------------------------
 
+def _gauss_newton_formula(r, xf2, xw2, gamma, n) -> torch.Tensor:
+    """(1/n)[r^{2γ}‖X‖_F² + (2γ + γ²) r^{2γ−2}‖Xw‖²] from r = ‖w‖, ‖X‖_F² and ‖Xw‖²."""
+    return (r ** (2 * gamma) * xf2 + (2 * gamma + gamma ** 2) * r ** (2 * gamma - 2) * xw2) / n
+
+
 def gauss_newton_trace(w: torch.Tensor, X: torch.Tensor, gamma) -> torch.Tensor:
     """tr of the Gauss–Newton part (1/n) JᵀXᵀXJ, J = ∂φ/∂w = r^γ I + γ r^{γ−2} wwᵀ (book's derivation):
     (1/n)[r^{2γ}‖X‖_F² + (2γ + γ²) r^{2γ−2}‖Xw‖²], shape (S, M). Equals the full trace on the manifold."""
-    gamma = _like(gamma, w)
-    n = X.shape[1]
-    r = _norm(w)
     xf2 = X.square().sum((1, 2)).unsqueeze(1)
     xw2 = (w @ X.transpose(1, 2)).square().sum(-1)
-    return (r ** (2 * gamma) * xf2 + (2 * gamma + gamma ** 2) * r ** (2 * gamma - 2) * xw2) / n
+    return _gauss_newton_formula(_norm(w), xf2, xw2, _like(gamma, w), X.shape[1])
 
 
 def hessian_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
@@ -143,15 +145,14 @@ def hessian_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> t
 
 
 def manifold_trace(r: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
-    """The paper notes' closed form on M, a function of r = ‖w‖ only (book's derivation, checked: it is the
-    Gauss–Newton trace with ‖Xw‖² = ‖y‖² r^{−2γ}, which holds on M):
-    tr ∇²L̂ = (1/n)[‖X‖_F² r^{2γ} + (2γ + γ²)‖y‖² r^{−2}]. r has shape (S, …)."""
+    """The paper notes' closed form on M, a function of r = ‖w‖ only (book's derivation, checked): the Gauss–Newton
+    trace with ‖Xw‖² = ‖y‖² r^{−2γ}, which holds on M: tr ∇²L̂ = (1/n)[‖X‖_F² r^{2γ} + (2γ + γ²)‖y‖² r^{−2}].
+    r has shape (S, …)."""
     gamma = _like(gamma, r)
-    n = X.shape[1]
     extra = (1,) * (r.dim() - 1)
     xf2 = X.square().sum((1, 2)).reshape(-1, *extra)
     y2 = y.square().sum(-1).reshape(-1, *extra)
-    return (xf2 * r ** (2 * gamma) + (2 * gamma + gamma ** 2) * y2 * r ** (-2.0)) / n
+    return _gauss_newton_formula(r, xf2, y2 * r ** (-2 * gamma), gamma, X.shape[1])
 
 
 def min_norm_radius(X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
