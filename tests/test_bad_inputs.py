@@ -137,7 +137,7 @@ CASES = [
      lambda: train_ensemble(ens(), small(), steps=2, eval_sets={"val": spiral(5, num_classes=4)}),
      "eval_sets['val']", "3 classes"),
     ("ensemble probe every 0", lambda: Probe("p", 0, lambda m, t: np.zeros(2)), "every", ">= 1"),
-    ("ensemble chunk 0", lambda: EnsembleMyrtle.init(4, [0], chunk=0), "chunk", ">= 1"),
+    ("ensemble samples_per_pass 0", lambda: EnsembleMyrtle.init(4, [0], samples_per_pass=0), "samples_per_pass", ">= 1"),
     ("ensemble evaluate batch 0", lambda: evaluate(ens(), small(), batch=0), "batch", ">= 1"),
     # the late-decay toy model
     ("toy n >= d", lambda: toy.make_problem(0, 5, 5), "n", "< d = 5"),
@@ -149,7 +149,7 @@ CASES = [
     ("toy unknown noise", lambda: toy.Variants((1.0,), ("pink",), (0.1,), (0.1,), (3,)), "noise",
      "'label', 'plain', 'isotropic'"),
     ("toy variants of unequal lengths", lambda: toy.Variants((1.0,), ("label", "plain"), (0.1,), (0.1,), (3,)),
-     "noise", "same length as gamma (1)"),
+     "noise", "same length as exponent (1)"),
     ("toy decay_factor > 1", lambda: toy.Schedule(decay_factor=2.0), "decay_factor", "<= 1"),
     ("toy batch larger than n", lambda: toy_run(schedule=toy.Schedule(batch_size=3)), "batch_size", "<= n = 2"),
     ("toy w0 of the wrong shape", lambda: toy_run(w0=torch.ones(1, 4)), "w0", "(S, d) = (1, 5)"),

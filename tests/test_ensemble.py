@@ -134,7 +134,7 @@ def test_bad_inputs_name_the_field(data):
 
 def test_gamma_bank_matches_the_schedules():
     schedules = [GammaSchedule(3, 70.0, 7), None, GammaSchedule(3, 2.0, 3, 40, True)]
-    bank = GammaBank(schedules, 3, torch.float64, "cpu", chunk=16)
+    bank = GammaBank(schedules, 3, torch.float64, "cpu", table_steps=16)
     for t in [0, 5, 15, 16, 17, 39, 40]:
         expected = np.stack([np.ones(3) if s is None else s.gamma(t) for s in schedules])
         np.testing.assert_allclose(bank(t).numpy(), expected, rtol=1e-15)

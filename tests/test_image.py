@@ -50,11 +50,11 @@ def test_ensemble_gradients_are_each_members_own():
             torch.testing.assert_close(g[e], r, rtol=1e-10, atol=1e-12)
 
 
-def test_chunked_full_batch_equals_one_pass():
+def test_full_batch_in_several_passes_equals_one_pass():
     x, y = torch.randn(23, 1, 40, dtype=torch.float64), torch.randint(0, 10, (23,))
     gamma = torch.ones(3, 10, dtype=torch.float64)
     one = EnsembleMyrtle.init(3, [0, 1, 2], dtype="float64")
-    chunked = EnsembleMyrtle.init(3, [0, 1, 2], dtype="float64", chunk=5)
+    chunked = EnsembleMyrtle.init(3, [0, 1, 2], dtype="float64", samples_per_pass=5)
     a, b = one.loss_and_grad(x, y, gamma, "dmse2"), chunked.loss_and_grad(x, y, gamma, "dmse2")
     for u, v in zip(a[:3], b[:3]):
         torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-14)
@@ -109,7 +109,7 @@ def test_image_experiment_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatc
 
     monkeypatch.setenv("LANDSCAPE_CIFAR10", str(write_fake_cifar10(tmp_path / "cifar-10-batches-py")))
     config = replace(CIFAR10_PAPER, train_per_class=3, validation_per_class=1, widths=(2,), seeds=2, steps=4,
-                     record_every=2, chunk=7, settings=(("dce", 1.0, 2, 0.1), ("dce", 10.0, 2, 0.1)))
+                     record_every=2, samples_per_pass=7, settings=(("dce", 1.0, 2, 0.1), ("dce", 10.0, 2, 0.1)))
     arrays, summary = run_image(config, device="cpu", progress=False)
     assert arrays["train_accuracy"].shape == (1, 3, 4) and np.isfinite(arrays["train_loss"]).all()
     assert arrays["validation_accuracy"].shape == (1, 3, 4)
@@ -127,7 +127,7 @@ def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
 @pytest.mark.parametrize("kwargs,field", [(dict(dataset="cifar100"), "dataset"), (dict(widths=(0,)), "widths"),
                                           (dict(train_per_class=0), "train_per_class"),
                                           (dict(settings=(("dce", 1.0, 0, 0.1),)), "period"),
-                                          (dict(chunk=-1), "chunk"), (dict(steps=10, record_every=3), "record_every")])
+                                          (dict(samples_per_pass=-1), "samples_per_pass"), (dict(steps=10, record_every=3), "record_every")])
 def test_image_config_names_the_bad_field(kwargs, field):
     from landscape.topics.image.experiment import ImageConfig
 

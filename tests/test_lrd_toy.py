@@ -18,56 +18,56 @@ def small_problem(seeds=(0, 1), n=3, d=6):
     return toy.make_problem(seeds, n, d)
 
 
-@pytest.mark.parametrize("gamma", GAMMAS)
-def test_phi_and_its_inverse(gamma):
+@pytest.mark.parametrize("exponent", GAMMAS)
+def test_phi_and_its_inverse(exponent):
     w = torch.randn(3, 4, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    a = toy.phi(w, gamma)
-    torch.testing.assert_close(toy.phi_inv(a, gamma), w)
-    torch.testing.assert_close(toy.phi(toy.phi_inv(w, gamma), gamma), w)
-    torch.testing.assert_close(a.norm(dim=-1), w.norm(dim=-1) ** (1 + gamma))
-    assert torch.equal(toy.phi_inv(torch.zeros(1, 1, 3, dtype=torch.float64), gamma), torch.zeros(1, 1, 3,
+    a = toy.phi(w, exponent)
+    torch.testing.assert_close(toy.phi_inv(a, exponent), w)
+    torch.testing.assert_close(toy.phi(toy.phi_inv(w, exponent), exponent), w)
+    torch.testing.assert_close(a.norm(dim=-1), w.norm(dim=-1) ** (1 + exponent))
+    assert torch.equal(toy.phi_inv(torch.zeros(1, 1, 3, dtype=torch.float64), exponent), torch.zeros(1, 1, 3,
                                                                                                   dtype=torch.float64))
 
 
-@pytest.mark.parametrize("gamma", GAMMAS)
-def test_w_mn_interpolates_and_has_the_smallest_norm(gamma):
+@pytest.mark.parametrize("exponent", GAMMAS)
+def test_w_mn_interpolates_and_has_the_smallest_norm(exponent):
     p = small_problem()
-    w_mn = p.w_mn(gamma)  # (S, d)
-    assert toy.train_loss(w_mn.unsqueeze(1), p.X, p.y, gamma).max() < 1e-25
+    w_mn = p.w_mn(exponent)  # (S, d)
+    assert toy.train_loss(w_mn.unsqueeze(1), p.X, p.y, exponent).max() < 1e-25
     alphas = toy.sample_interpolators(p.X, p.y, 500, scale=3.0, generator=torch.Generator().manual_seed(1))
-    ws = toy.phi_inv(alphas, gamma)
-    assert toy.train_loss(ws, p.X, p.y, gamma).max() < 1e-20  # they interpolate too
+    ws = toy.phi_inv(alphas, exponent)
+    assert toy.train_loss(ws, p.X, p.y, exponent).max() < 1e-20  # they interpolate too
     assert (ws.norm(dim=-1) > w_mn.norm(dim=-1, keepdim=True)).all()
-    torch.testing.assert_close(toy.min_norm_radius(p.X, p.y, gamma), w_mn.norm(dim=-1))
+    torch.testing.assert_close(toy.min_norm_radius(p.X, p.y, exponent), w_mn.norm(dim=-1))
 
 
-def autograd_trace(w, X, y, gamma):
-    loss = lambda v: toy.train_loss(v.reshape(1, 1, -1), X.unsqueeze(0), y.unsqueeze(0), gamma).sum()
+def autograd_trace(w, X, y, exponent):
+    loss = lambda v: toy.train_loss(v.reshape(1, 1, -1), X.unsqueeze(0), y.unsqueeze(0), exponent).sum()
     return torch.trace(torch.autograd.functional.hessian(loss, w))
 
 
-@pytest.mark.parametrize("gamma", GAMMAS)
-def test_closed_form_hessian_trace_matches_autograd(gamma):
+@pytest.mark.parametrize("exponent", GAMMAS)
+def test_closed_form_hessian_trace_matches_autograd(exponent):
     p = small_problem(seeds=(3,), n=3, d=6)
     X, y = p.X[0], p.y[0]
-    on_m = toy.phi_inv(toy.sample_interpolators(p.X, p.y, 3, generator=torch.Generator().manual_seed(2)), gamma)
+    on_m = toy.phi_inv(toy.sample_interpolators(p.X, p.y, 3, generator=torch.Generator().manual_seed(2)), exponent)
     off_m = torch.randn(1, 3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     for points, on in ((on_m, True), (off_m, False)):
-        exact = torch.stack([autograd_trace(w, X, y, gamma) for w in points[0]])
-        torch.testing.assert_close(toy.hessian_trace(points, p.X, p.y, gamma)[0], exact, rtol=1e-10, atol=1e-10)
+        exact = torch.stack([autograd_trace(w, X, y, exponent) for w in points[0]])
+        torch.testing.assert_close(toy.hessian_trace(points, p.X, p.y, exponent)[0], exact, rtol=1e-10, atol=1e-10)
         if on:  # the notes' formula in r = ‖w‖ only, and the Gauss–Newton trace, hold on M
-            torch.testing.assert_close(toy.manifold_trace(points.norm(dim=-1), p.X, p.y, gamma)[0], exact, rtol=1e-10,
+            torch.testing.assert_close(toy.manifold_trace(points.norm(dim=-1), p.X, p.y, exponent)[0], exact, rtol=1e-10,
                                        atol=1e-10)
-            torch.testing.assert_close(toy.gauss_newton_trace(points, p.X, gamma)[0], exact, rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(toy.gauss_newton_trace(points, p.X, exponent)[0], exact, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("n,gamma", [(20, 1.0), (20, 2.0), (1, 1.0), (1, 2.0)])
-def test_flattest_radius_minimizes_the_trace_on_the_manifold(n, gamma):
+@pytest.mark.parametrize("n,exponent", [(20, 1.0), (20, 2.0), (1, 1.0), (1, 2.0)])
+def test_flattest_radius_minimizes_the_trace_on_the_manifold(n, exponent):
     p = toy.make_problem((0,), n, 50 if n > 1 else 2)
-    r_mn = float(toy.min_norm_radius(p.X, p.y, gamma)[0])
+    r_mn = float(toy.min_norm_radius(p.X, p.y, exponent)[0])
     r = torch.linspace(r_mn, 4 * r_mn, 20001, dtype=torch.float64).reshape(1, -1)
-    trace = toy.manifold_trace(r, p.X, p.y, gamma)[0]
-    r_flat = float(toy.flattest_radius(p.X, p.y, gamma)[0])
+    trace = toy.manifold_trace(r, p.X, p.y, exponent)[0]
+    r_flat = float(toy.flattest_radius(p.X, p.y, exponent)[0])
     assert r_flat == pytest.approx(float(r[0, trace.argmin()]), rel=1e-3)
     assert (r_flat == pytest.approx(r_mn)) == (n == 20)  # w_mn is the flattest point for n = 20, not for n = 1
 
@@ -89,7 +89,7 @@ def test_expected_test_loss_of_w_mn_matches_the_closed_form():
 
 
 def mixed_variants():
-    return toy.Variants(gamma=(0.0, 1.0, 1.0, 2.0), noise=("label", "label", "isotropic", "plain"),
+    return toy.Variants(exponent=(0.0, 1.0, 1.0, 2.0), noise=("label", "label", "isotropic", "plain"),
                         sigma=(0.3, 0.3, 0.2, 0.3), lr=(0.01, 0.01, 0.005, 0.01), decay_step=(0, 150, 300, 60))
 
 
@@ -148,23 +148,23 @@ def test_an_interrupted_sgd_resumes_to_the_same_result(tmp_path, monkeypatch):
     p = toy.make_problem((0, 1), 4, 8)
     w0 = toy.initial_points((0, 1), 8, 1.5)
     v = mixed_variants()
-    monkeypatch.setattr(toy, "NOISE_CHUNK", 64)
+    monkeypatch.setattr(toy, "NOISE_BLOCK", 64)
     monkeypatch.setattr(toy, "SAVE_EVERY", 50)
     schedule = toy.Schedule(small_lr_steps=200, polish_steps=20)
     reference = toy.sgd(p, w0, v, schedule, log_every=25)
-    real_chunk = toy.noise_chunk
+    real_block = toy.noise_block
 
-    def failing_chunk(seed, chunk, *args):
-        if chunk == 2:
+    def failing_block(seed, block, *args):
+        if block == 2:
             raise Interrupt
-        return real_chunk(seed, chunk, *args)
+        return real_block(seed, block, *args)
 
     checkpoint = Checkpoint(tmp_path / "partial.pt", every_s=0.0)
-    monkeypatch.setattr(toy, "noise_chunk", failing_chunk)
+    monkeypatch.setattr(toy, "noise_block", failing_block)
     with pytest.raises(Interrupt):
         toy.sgd(p, w0, v, schedule, log_every=25, checkpoint=checkpoint)
-    assert checkpoint.load()["next_step"] == 100  # chunk 2 starts at step 128; the last save was at 100
-    monkeypatch.setattr(toy, "noise_chunk", real_chunk)
+    assert checkpoint.load()["next_step"] == 100  # block 2 starts at step 128; the last save was at 100
+    monkeypatch.setattr(toy, "noise_block", real_block)
     resumed = toy.sgd(p, w0, v, schedule, log_every=25, checkpoint=checkpoint)
     np.testing.assert_array_equal(resumed.w_final, reference.w_final)
     np.testing.assert_array_equal(resumed.curves["dist_mn"], reference.curves["dist_mn"])
@@ -173,7 +173,7 @@ def test_an_interrupted_sgd_resumes_to_the_same_result(tmp_path, monkeypatch):
 @pytest.mark.parametrize("make,field", [
     (lambda: DecayConfig(n=60), "n"),
     (lambda: DecayConfig(noises=("label", "pink")), "noises"),
-    (lambda: DecayConfig(gammas=(-1.0,)), "gammas"),
+    (lambda: DecayConfig(exponents=(-1.0,)), "exponents"),
     (lambda: DecayConfig(lr=float("nan")), "lr"),
     (lambda: DecayConfig(decay_steps=(5_000, 2_000)), "decay_steps"),
     (lambda: DecayConfig(seeds=()), "seeds"),
@@ -209,7 +209,7 @@ def test_configs_round_trip_through_their_stored_dicts():
 @pytest.mark.slow
 def test_smoke_decay_shows_the_late_decay_effect(tmp_store):
     r = load_or_run("lrd_toy_decay", "smoke", store=tmp_store, device="cpu", progress=False)
-    loss = r["final_test_loss"]  # (S, G, N, K); gammas (0, 1); noises label, plain, isotropic
+    loss = r["final_test_loss"]  # (S, G, N, K); exponents (0, 1); noises label, plain, isotropic
     assert (loss[:, 1, 0, -1] < 0.8 * loss[:, 1, 0, 0]).all()  # γ = 1, label noise: later decay, lower test loss
     # γ = 0: no effect (up to the smoke preset's short GD polish, which leaves the row space not fully converged)
     np.testing.assert_allclose(loss[:, 0, 0, 1:], loss[:, 0, 0, :1].repeat(2, 1), rtol=1e-3)

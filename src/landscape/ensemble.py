@@ -181,32 +181,32 @@ class EnsembleMLP(EnsembleModel):
 class EnsembleMyrtle(EnsembleModel):
     """E Myrtle-style CNNs (`models.Myrtle`) as grouped convolutions: member e's channels are group e of every
     convolution, so one `conv1d`/`conv2d` call runs all members. Gradients by autograd; the full batch can be
-    processed in chunks of `chunk` samples (gradients accumulated) to bound memory on large data sets."""
+    processed `samples_per_pass` samples at a time (gradients accumulated) to bound memory on large data sets."""
 
     def __init__(self, convs: list[tuple[torch.Tensor, torch.Tensor]], head: tuple[torch.Tensor, torch.Tensor],
-                 dims: int = 1, chunk: int | None = None):
+                 dims: int = 1, samples_per_pass: int | None = None):
         require_choice("dims", dims, (1, 2))
-        if chunk is not None:
-            require_int("chunk", chunk, at_least=1)
-        self.dims, self.chunk = dims, chunk
+        if samples_per_pass is not None:
+            require_int("samples_per_pass", samples_per_pass, at_least=1)
+        self.dims, self.samples_per_pass = dims, samples_per_pass
         self.params = [t.detach().clone().contiguous().requires_grad_(True) for w, b in convs for t in (w, b)]
         self.params += [t.detach().clone().contiguous().requires_grad_(True) for t in head]
 
     @classmethod
-    def from_models(cls, models, chunk: int | None = None) -> "EnsembleMyrtle":
+    def from_models(cls, models, samples_per_pass: int | None = None) -> "EnsembleMyrtle":
         convs = [(torch.stack([m.convs[i].weight.detach() for m in models]),
                   torch.stack([m.convs[i].bias.detach() for m in models])) for i in range(len(models[0].convs))]
         head = (torch.stack([m.head.weight.detach() for m in models]), torch.stack([m.head.bias.detach() for m in models]))
-        return cls(convs, head, models[0].dims, chunk)
+        return cls(convs, head, models[0].dims, samples_per_pass)
 
     @classmethod
     def init(cls, width: int, seeds: Sequence[int], dims: int = 1, in_channels: int = 1, num_classes: int = 10,
-             dtype: str = "float32", device=None, chunk: int | None = None) -> "EnsembleMyrtle":
+             dtype: str = "float32", device=None, samples_per_pass: int | None = None) -> "EnsembleMyrtle":
         """Member e is `Myrtle(width, ..., seed=seeds[e])`, exactly."""
         from .models import Myrtle
 
         return cls.from_models([Myrtle(width, dims, in_channels, num_classes, seed=s, dtype=dtype,
-                                       device=device) for s in _seeds(seeds)], chunk)
+                                       device=device) for s in _seeds(seeds)], samples_per_pass)
 
     def forward(self, x, params=None):
         from .models import Myrtle
@@ -227,16 +227,16 @@ class EnsembleMyrtle(EnsembleModel):
         return torch.einsum("pec,ekc->epk", h, wd) + bd[:, None, :]
 
     def loss_and_grad(self, x, y, gamma, loss):
-        if self.chunk is None or x.shape[0] <= self.chunk:
+        if self.samples_per_pass is None or x.shape[0] <= self.samples_per_pass:
             return super().loss_and_grad(x, y, gamma, loss)
         P = x.shape[0]
         obj = stat = None
         grads = [torch.zeros_like(p) for p in self.params]
         logits = []
-        for i in range(0, P, self.chunk):
-            z = self.forward(x[i:i + self.chunk])
-            o, s = per_member_losses(loss, z, y[i:i + self.chunk], gamma)
-            share = z.shape[1] / P  # chunk means, weighted, sum to the full-batch means
+        for i in range(0, P, self.samples_per_pass):
+            z = self.forward(x[i:i + self.samples_per_pass])
+            o, s = per_member_losses(loss, z, y[i:i + self.samples_per_pass], gamma)
+            share = z.shape[1] / P  # the passes' means, weighted, sum to the full-batch means
             total = torch.where(torch.isfinite(o), o, torch.zeros_like(o)).sum() * share
             for g, d in zip(grads, torch.autograd.grad(total, self.params)):
                 g += d
@@ -258,9 +258,10 @@ def _loss_and_dlogits(loss: str, z: torch.Tensor, y: torch.Tensor, gamma: torch.
 
 # ------------------------------------------------------------------------------------------------ schedules
 class GammaBank:
-    """Γ(t) for every member, computed in chunks of steps (members may have different schedules)."""
+    """Γ(t) for every member, tabulated `table_steps` steps at a time (members may have different schedules)."""
 
-    def __init__(self, schedules: Sequence[GammaSchedule | None], num_classes: int, dtype, device, chunk: int = 512):
+    def __init__(self, schedules: Sequence[GammaSchedule | None], num_classes: int, dtype, device,
+                 table_steps: int = 512):
         self.num_classes = num_classes
         self.distinct = list(dict.fromkeys(schedules))
         self.index = np.array([self.distinct.index(s) for s in schedules])
@@ -268,7 +269,7 @@ class GammaBank:
             if s is not None and s.num_classes != num_classes:
                 raise ConfigError(f"schedule num_classes={s.num_classes} is not allowed: it must match the data's "
                                   f"{num_classes} classes")
-        self.dtype, self.device, self.chunk = dtype, device, chunk
+        self.dtype, self.device, self.table_steps = dtype, device, table_steps
         self._start, self._table = None, None
 
     def table(self, start: int, stop: int) -> np.ndarray:
@@ -279,9 +280,9 @@ class GammaBank:
 
     def __call__(self, t: int) -> torch.Tensor:
         """Γ(t), shape (E, C), on the device."""
-        if self._start is None or not (self._start <= t < self._start + self.chunk):
+        if self._start is None or not (self._start <= t < self._start + self.table_steps):
             self._start = t
-            self._table = torch.as_tensor(self.table(t, t + self.chunk), dtype=self.dtype, device=self.device)
+            self._table = torch.as_tensor(self.table(t, t + self.table_steps), dtype=self.dtype, device=self.device)
         return self._table[t - self._start]
 
 

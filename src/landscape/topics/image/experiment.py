@@ -39,7 +39,7 @@ class ImageConfig:
     final_plain_ce: bool = True
     record_every: int = 100
     dtype: str = "float32"
-    chunk: int = 0  # samples per forward pass (0: the whole batch at once); gradients are accumulated
+    samples_per_pass: int = 0  # samples per forward pass (0: the whole batch at once); gradients are accumulated
     data_seed: int = 42  # MNIST-1D generation seed (the package default)
     subset_seed: int = 0
 
@@ -55,7 +55,7 @@ class ImageConfig:
         require_int("record_every", self.record_every, at_least=1)
         require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
         torch_dtype(self.dtype)
-        require_int("chunk", self.chunk)
+        require_int("samples_per_pass", self.samples_per_pass)
         require_int("data_seed", self.data_seed)
         require_int("subset_seed", self.subset_seed)
 
@@ -92,7 +92,7 @@ def _width_group(config: ImageConfig, width: int, steps: int, device):
             idx = [i for i, (k, _) in enumerate(members) if config.settings[k][0] == kind]
             model = EnsembleMyrtle.init(width, [members[i][1] for i in idx], dims=config.dims,
                                         in_channels=config.in_channels, dtype=config.dtype, device=device,
-                                        chunk=config.chunk or None)
+                                        samples_per_pass=config.samples_per_pass or None)
             log = train_ensemble(model, train, loss=kind,
                                  schedules=[config.schedule(config.settings[members[i][0]]) for i in idx],
                                  lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
@@ -125,10 +125,10 @@ MNIST1D = ImageConfig()
 SMOKE = ImageConfig(train_per_class=5, validation_per_class=5, widths=(2, 4),
                     settings=(("dce", 1.0, 5, 0.3), ("dce", 10.0, 5, 0.3)), seeds=2, steps=40, record_every=10)
 # For readers with CIFAR-10 on disk (LANDSCAPE_CIFAR10) and a GPU: Myrtle5 in 2-D on the full training set, full-batch
-# GD with the gradient accumulated over chunks. Not stored by the book (CIFAR-10 is not available here).
+# GD with the gradient accumulated over passes. Not stored by the book (CIFAR-10 is not available here).
 CIFAR10_PAPER = ImageConfig(dataset="cifar10", train_per_class=5000, validation_per_class=1000,
                             widths=(8, 16, 32, 64, 128), settings=(("dce", 1.0, 50, 0.3), ("dce", 10.0, 50, 0.3)),
-                            seeds=3, steps=3000, record_every=100, chunk=5000)
+                            seeds=3, steps=3000, record_every=100, samples_per_pass=5000)
 
 register(Experiment(
     name="image", version=1, title="Myrtle-style CNN: CE vs the dynamical loss across widths (MNIST-1D; CIFAR-10 preset)",
@@ -137,5 +137,5 @@ register(Experiment(
     description="full: MNIST-1D (500 training, 500 validation signals, class-balanced), Myrtle5-style 1-D CNN with "
                 "2…16 channels (2021 init, float32), plain CE and the dynamical CE (A = 10, T = 50, last period "
                 "plain), 4 seeds, full-batch GD η = 0.3 for 1,500 steps. cifar10: the 2-D Myrtle5 on CIFAR-10 from "
-                "LANDSCAPE_CIFAR10, widths 8…128, 3 seeds, full-batch GD accumulated over chunks — for a GPU; not "
+                "LANDSCAPE_CIFAR10, widths 8…128, 3 seeds, full-batch GD accumulated over passes — for a GPU; not "
                 "stored by the book."))

@@ -81,7 +81,7 @@ EVAL_CHUNK = 4096  # samples per forward pass when evaluating (a 50,000-image pr
 
 
 def _mean_loss(model, data) -> tuple[float, float]:
-    """(MSE, accuracy) over a data set, in chunks."""
+    """(MSE, accuracy) over a data set, a batch at a time."""
     loss = correct = 0.0
     for i in range(0, len(data), EVAL_CHUNK):
         z = model(data.x[i:i + EVAL_CHUNK])

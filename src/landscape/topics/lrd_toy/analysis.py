@@ -18,23 +18,23 @@ from . import model as toy
 from ...display import below
 
 
-def index(result, gamma: float, noise: str) -> tuple[int, int]:
+def index(result, exponent: float, noise: str) -> tuple[int, int]:
     """(γ index, noise index) in a decay result; KeyError naming what is stored when absent."""
-    gammas, noises = list(result["gammas"]), [str(z) for z in result["noises"]]
-    if float(gamma) not in gammas or noise not in noises:
-        raise KeyError(f"(gamma={gamma}, noise={noise!r}) is not stored: gammas {gammas}, noises {noises}")
-    return gammas.index(float(gamma)), noises.index(noise)
+    exponents, noises = list(result["exponents"]), [str(z) for z in result["noises"]]
+    if float(exponent) not in exponents or noise not in noises:
+        raise KeyError(f"(exponent={exponent}, noise={noise!r}) is not stored: exponents {exponents}, noises {noises}")
+    return exponents.index(float(exponent)), noises.index(noise)
 
 
-def final(result, quantity: str, gamma: float, noise: str) -> np.ndarray:
+def final(result, quantity: str, exponent: float, noise: str) -> np.ndarray:
     """final_<quantity> after the GD polish, shape (seeds, T₁)."""
-    g, z = index(result, gamma, noise)
+    g, z = index(result, exponent, noise)
     return result[f"final_{quantity}"][:, g, z, :]
 
 
-def main_path(result, quantity: str, gamma: float, noise: str) -> tuple[np.ndarray, np.ndarray]:
+def main_path(result, quantity: str, exponent: float, noise: str) -> tuple[np.ndarray, np.ndarray]:
     """The longest large-LR run (T₁ = max) up to its decay: (steps (L,), values (seeds, L)) of <quantity>_curve."""
-    g, z = index(result, gamma, noise)
+    g, z = index(result, exponent, noise)
     t1 = int(result["decay_steps"][-1])
     steps = result["log_steps"]
     keep = steps <= t1
@@ -120,7 +120,7 @@ MID = "median training loss at midpoints"
 TRACE_ERRORS = ("max rel. error, general closed form", "max rel. error, formula in r on M")
 
 
-def valley_check(problem, gammas, points: int = 1000, scale: float = 3.0, seed: int = 0) -> pd.DataFrame:
+def valley_check(problem, exponents, points: int = 1000, scale: float = 3.0, seed: int = 0) -> pd.DataFrame:
     """`points` points of the training minima M of the first problem (α_mn + v, v Gaussian in ker X, seeded), per γ:
     the largest training loss on them, the smallest ‖w‖ / ‖w_mn‖, and the median training loss at the midpoints of
     `points` / 2 pairs (zero only where M is flat)."""
@@ -128,42 +128,42 @@ def valley_check(problem, gammas, points: int = 1000, scale: float = 3.0, seed: 
                                       generator=torch.Generator().manual_seed(seed))
     half = points // 2
     rows = []
-    for gamma in gammas:
-        ws = toy.phi_inv(alphas, gamma)  # points of M, shape (1, points, d)
+    for exponent in exponents:
+        ws = toy.phi_inv(alphas, exponent)  # points of M, shape (1, points, d)
         mid = 0.5 * (ws[:, :half] + ws[:, half:2 * half])  # midpoints of pairs
-        r_mn = float(toy.min_norm_radius(problem.X, problem.y, gamma)[0])
-        rows.append({"γ": gamma, FIT: float(toy.train_loss(ws, problem.X, problem.y, gamma).max()),
+        r_mn = float(toy.min_norm_radius(problem.X, problem.y, exponent)[0])
+        rows.append({"γ": exponent, FIT: float(toy.train_loss(ws, problem.X, problem.y, exponent).max()),
                      "smallest ‖w‖ / ‖w_mn‖": float(ws.norm(dim=-1).min()) / r_mn,
-                     MID: float(toy.train_loss(mid, problem.X, problem.y, gamma).median())})
+                     MID: float(toy.train_loss(mid, problem.X, problem.y, exponent).median())})
     return pd.DataFrame(rows)
 
 
-def autograd_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> float:
+def autograd_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) -> float:
     """tr of the exact Hessian of L̂ at one point w (d,) of one problem (X (1, n, d), y (1, n)), by autograd."""
-    loss = lambda v: toy.train_loss(v.reshape(1, 1, -1), X, y, gamma).sum()
+    loss = lambda v: toy.train_loss(v.reshape(1, 1, -1), X, y, exponent).sum()
     return float(torch.trace(torch.autograd.functional.hessian(loss, w)))
 
 
-def trace_check(problem, gammas, points: int = 5, scale: float = 2.0, off: float = 0.1, seed: int = 1) -> pd.DataFrame:
+def trace_check(problem, exponents, points: int = 5, scale: float = 2.0, off: float = 0.1, seed: int = 1) -> pd.DataFrame:
     """The closed-form Hessian traces (`hessian_trace` anywhere, `manifold_trace` in r on M) against autograd, per γ
     at `points` points of M spread along it and at the same points moved off M by Gaussian noise of size `off`
     (where noisy SGD iterates sit). Ranges are formatted as text; the errors are floats (NaN: holds on M only)."""
     X, y = problem.X, problem.y
     rows = []
     gen = torch.Generator().manual_seed(seed)
-    for gamma in gammas:
-        on_m = toy.phi_inv(toy.sample_interpolators(X, y, points, scale=scale, generator=gen), gamma)  # (1, P, d)
+    for exponent in exponents:
+        on_m = toy.phi_inv(toy.sample_interpolators(X, y, points, scale=scale, generator=gen), exponent)  # (1, P, d)
         off_m = on_m + off * torch.randn(1, points, X.shape[-1], dtype=torch.float64, generator=gen)  # near M
-        r_mn = float(toy.min_norm_radius(X, y, gamma)[0])
+        r_mn = float(toy.min_norm_radius(X, y, exponent)[0])
         for where, pts in (("on M", on_m), ("off M", off_m)):
-            exact = np.array([autograd_trace(w, X, y, gamma) for w in pts[0]])
-            general = toy.hessian_trace(pts, X, y, gamma)[0].numpy()
-            row = {"γ": f"{gamma:g}", "points": where,
+            exact = np.array([autograd_trace(w, X, y, exponent) for w in pts[0]])
+            general = toy.hessian_trace(pts, X, y, exponent)[0].numpy()
+            row = {"γ": f"{exponent:g}", "points": where,
                    "‖w‖ / ‖w_mn‖": f"{pts.norm(dim=-1).min() / r_mn:.2f}–{pts.norm(dim=-1).max() / r_mn:.2f}",
                    "tr (autograd)": f"{exact.min():.1f}–{exact.max():.1f}",
                    TRACE_ERRORS[0]: float(np.max(np.abs(general / exact - 1))), TRACE_ERRORS[1]: np.nan}
             if where == "on M":
-                on = toy.manifold_trace(pts.norm(dim=-1), X, y, gamma)[0].numpy()
+                on = toy.manifold_trace(pts.norm(dim=-1), X, y, exponent)[0].numpy()
                 row[TRACE_ERRORS[1]] = float(np.max(np.abs(on / exact - 1)))
             rows.append(row)
     return pd.DataFrame(rows)
@@ -186,9 +186,9 @@ def picture_ends(picture) -> pd.DataFrame:
     """Where the 2-D picture's runs end, per training set and learning rate (large first): distance to w_mn and to
     the nearest flattest point of M, the final test loss, L(w_mn) and L at that flattest point."""
     lrs = picture["lrs"]
-    gamma = float(picture.config["gamma"])
+    exponent = float(picture.config["exponent"])
     alpha_star = torch.as_tensor(picture["alpha_star"])
-    loss_at = lambda w: toy.test_loss(torch.as_tensor(w).reshape(len(alpha_star), -1, 2), alpha_star, gamma).numpy()
+    loss_at = lambda w: toy.test_loss(torch.as_tensor(w).reshape(len(alpha_star), -1, 2), alpha_star, exponent).numpy()
     loss_mn, loss_flat = loss_at(picture["w_mn"])[:, 0], loss_at(picture["w_flat"])  # (P,), (P, 2)
     ends = picture["trajectory"][:, :, -1]  # (P, 2 learning rates, 2)
     rows = []
@@ -210,7 +210,7 @@ class ModelChecks:
 
     d: int
     n: int
-    gammas: tuple
+    exponents: tuple
     problem: object  # the chapter's training set (seed 0): a `lrd_toy.Problem`
     valley: pd.DataFrame
     study: InterpolatorStudy
@@ -235,20 +235,20 @@ class ModelChecks:
         return float(np.nanmax(self.trace[list(TRACE_ERRORS)].to_numpy()))
 
 
-def model_checks(picture, d: int, n: int, gammas, init_norm: float, draws: int = 1000,
+def model_checks(picture, d: int, n: int, exponents, init_norm: float, draws: int = 1000,
                  sizes=STUDY_SIZES) -> ModelChecks:
     """The lrd_model chapter's checks, at the decay experiment's d, n, γ's and ‖w₀‖ and on the stored 2-D `picture`:
     the valley of minima and the trace check on one training set (seed 0), the interpolators' Monte-Carlo study
     (`draws` teachers per n in `sizes`), κ, the ends of the picture's runs, and the table of checks against the paper (columns
     statement, source, ours, criterion, status)."""
-    gammas = tuple(float(g) for g in gammas)
+    exponents = tuple(float(g) for g in exponents)
     problem = toy.make_problem((0,), n, d)
-    valley = valley_check(problem, gammas)
+    valley = valley_check(problem, exponents)
     study = interpolator_study(d, n, init_norm, draws=draws, sizes=sizes)
-    trace = trace_check(problem, gammas)
+    trace = trace_check(problem, exponents)
     one = one_sample_problems(picture)
     ends = picture_ends(picture)
-    checks = ModelChecks(d, n, gammas, problem, valley, study, trace, kappa(problem), one, ends,
+    checks = ModelChecks(d, n, exponents, problem, valley, study, trace, kappa(problem), one, ends,
                          pd.DataFrame())
     checks.table = _checks_table(checks, picture)
     return checks
@@ -283,8 +283,8 @@ def _checks_table(c: ModelChecks, picture) -> pd.DataFrame:
                  f"at n = {n}; κ = 1 for every n = 1 set (to < "
                  f"{below(max(abs(kappa(q) - 1) for q in c.one_sample), REL_ROUNDING)}; "
                  f"w_mn flattest in {sum(flat_ok)} of {len(flat_ok)})",
-         "criterion": f"closed form within 1e-8 of autograd; κ ≥ 2 + γ for every γ ≤ {max(c.gammas):g} at n = {n}",
-         "status": "reproduced" if errors < 1e-8 and c.kappa >= 2 + max(c.gammas) else "not reproduced"},
+         "criterion": f"closed form within 1e-8 of autograd; κ ≥ 2 + γ for every γ ≤ {max(c.exponents):g} at n = {n}",
+         "status": "reproduced" if errors < 1e-8 and c.kappa >= 2 + max(c.exponents) else "not reproduced"},
         {"statement": "a large-LR trajectory travels through the valley of minima and ends near the test-loss "
                       "minimum (claim 1, shown on VGG-11)",
          "source": "paper (abstract, claim 1); our 2-D picture of the toy model",

@@ -35,26 +35,26 @@ NOTES_FINAL_TEST_LOSS = {  # (noise, γ): {T₁: final test loss}
 }
 
 
-def _notes_path(noise: str, gamma: float) -> str:
+def _notes_path(noise: str, exponent: float) -> str:
     """The notes' final test losses over T₁ as quoted in the claims: "1.201 (T₁ = 0) → 0.476 (2k) → …"."""
     return " → ".join(f"{v:g} ({'T₁ = 0' if t == 0 else f'{t // 1000}k'})"
-                      for t, v in NOTES_FINAL_TEST_LOSS[(noise, gamma)].items())
+                      for t, v in NOTES_FINAL_TEST_LOSS[(noise, exponent)].items())
 
 
 def notes_comparison(decay) -> pd.DataFrame:
     """Our final test losses next to the notes' check, for each (noise, γ) and T₁ that both have: the notes' value,
     our first seed's, the seed mean and the seed range (formatted to 3 decimals)."""
-    gammas = list(decay["gammas"])
+    exponents = list(decay["exponents"])
     t1s = _t1(decay)
     rows = []
-    for (noise, gamma), ref in NOTES_FINAL_TEST_LOSS.items():
-        if gamma not in gammas or noise not in [str(z) for z in decay["noises"]]:
+    for (noise, exponent), ref in NOTES_FINAL_TEST_LOSS.items():
+        if exponent not in exponents or noise not in [str(z) for z in decay["noises"]]:
             continue
-        loss = final(decay, "test_loss", gamma, noise)
+        loss = final(decay, "test_loss", exponent, noise)
         for t, value in ref.items():
             if t in t1s:
                 j = t1s.index(t)
-                rows.append({"noise": noise, "γ": f"{gamma:g}", "T₁": f"{t:,}", "notes' check": value,
+                rows.append({"noise": noise, "γ": f"{exponent:g}", "T₁": f"{t:,}", "notes' check": value,
                              f"ours, seed {int(decay['seeds'][0])}": loss[0, j], "ours, seed mean": loss[:, j].mean(),
                              "ours, seed range": f"{loss[:, j].min():.3f}–{loss[:, j].max():.3f}"})
     return pd.DataFrame(rows)
@@ -92,7 +92,7 @@ def late_decay_lowers_test_loss(decay):
     monotone = bool((steps.mean(0) <= se).all())
     values = {"decay_steps": _t1(decay), "mean_final_test_loss": mean.tolist(), "per_seed": loss.tolist(),
               "drop": drop.tolist(), "test_loss_mn": decay["test_loss_mn"][:, g].tolist()}
-    if 2.0 in list(decay["gammas"]):
+    if 2.0 in list(decay["exponents"]):
         values["mean_final_test_loss_gamma2"] = final(decay, "test_loss", 2.0, NOISE).mean(0).tolist()
     ours = (f"seed mean over T₁ = {_t1(decay)}: {_fmt(mean)} (mean L(w_mn) = "
             f"{decay['test_loss_mn'][:, g].mean():.3f}); drop T₁ = 0 → {_t1(decay)[-1]}: {_fmt(100 * drop, 0)} %; "
@@ -124,7 +124,7 @@ def reaches_min_norm(decay):
     values = {"dist_t1_0": dist[:, 0].tolist(), "dist_t1_max": dist[:, -1].tolist(), "ratio": ratio.tolist(),
               "relative_test_loss_gap": gap.tolist(), "dist_at_decay_on_main_path": path[:, -1].tolist(),
               "dist_end_of_small_lr_phase": before_decay.tolist()}
-    if 2.0 in list(decay["gammas"]):
+    if 2.0 in list(decay["exponents"]):
         d2 = final(decay, "dist_mn", 2.0, NOISE)
         values["ratio_gamma2"] = (d2[:, -1] / d2[:, 0]).tolist()
     ours = (f"‖w − w_mn‖ {_fmt(dist[:, 0], 2)} (T₁ = 0) → {_fmt(dist[:, -1], 4)} (T₁ = {_t1(decay)[-1]}), ratio ≤ "
@@ -142,7 +142,7 @@ def reaches_min_norm(decay):
        criterion="γ = 0, label and plain noise: for every seed the final test loss is the same at every T₁ "
                  "(spread ≤ 1e-6 relative)")
 def gamma0_no_effect(decay):
-    if 0.0 not in list(decay["gammas"]):
+    if 0.0 not in list(decay["exponents"]):
         return "not testable", "γ = 0 is not in the stored sweep", {}
     out, spreads = {}, []
     for noise in ("label", "plain"):

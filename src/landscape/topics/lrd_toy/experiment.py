@@ -47,7 +47,7 @@ class DecayConfig:
 
     d: int = 50
     n: int = 20
-    gammas: tuple[float, ...] = (0.0, 1.0, 2.0)
+    exponents: tuple[float, ...] = (0.0, 1.0, 2.0)
     noises: tuple[str, ...] = toy.NOISES
     decay_steps: tuple[int, ...] = (0, 2_000, 5_000, 10_000, 20_000, 50_000)  # T₁
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -66,9 +66,9 @@ class DecayConfig:
         require_int("d", self.d, at_least=2)
         require_int("n", self.n, at_least=1)
         require(self.n < self.d, "n", f"< d = {self.d} (the model must be overparameterized)", self.n)
-        require(len(self.gammas) > 0, "gammas", "a non-empty tuple of numbers >= 0", self.gammas)
-        for g in self.gammas:
-            require_finite("gammas", g, at_least=0.0)
+        require(len(self.exponents) > 0, "exponents", "a non-empty tuple of numbers >= 0", self.exponents)
+        for g in self.exponents:
+            require_finite("exponents", g, at_least=0.0)
         require(len(self.noises) > 0, "noises", "a non-empty tuple of " + ", ".join(toy.NOISES), self.noises)
         for z in self.noises:
             require_choice("noises", z, toy.NOISES)
@@ -93,11 +93,11 @@ class DecayConfig:
         return toy.Schedule(self.decay_factor, self.small_lr_steps, self.polish_steps, None, self.batch_size)
 
     def variants(self) -> toy.Variants:
-        return toy.Variants.grid(self.gammas, self.noises, self.decay_steps, sigma=self.sigma, lr=self.lr)
+        return toy.Variants.grid(self.exponents, self.noises, self.decay_steps, sigma=self.sigma, lr=self.lr)
 
     @property
     def grid_shape(self) -> tuple:
-        return (len(self.seeds), len(self.gammas), len(self.noises), len(self.decay_steps))
+        return (len(self.seeds), len(self.exponents), len(self.noises), len(self.decay_steps))
 
 
 def _decay_setup(config: DecayConfig, device):
@@ -119,11 +119,11 @@ def run_decay(config: DecayConfig, *, device, progress=True, checkpoint=None):
     log = _decay_log(config, device=device, progress=progress, checkpoint=checkpoint)
     shape = config.grid_shape
     problem, w0 = _decay_setup(config, device)
-    gammas = torch.tensor(config.gammas, dtype=problem.X.dtype, device=problem.X.device)
-    w_mn = problem.w_mn(gammas)  # (S, G, d)
-    r_mn = toy.min_norm_radius(problem.X, problem.y, gammas)
+    exponents = torch.tensor(config.exponents, dtype=problem.X.dtype, device=problem.X.device)
+    w_mn = problem.w_mn(exponents)  # (S, G, d)
+    r_mn = toy.min_norm_radius(problem.X, problem.y, exponents)
     arrays = {
-        "seeds": np.asarray(config.seeds), "gammas": np.asarray(config.gammas, dtype=np.float64),
+        "seeds": np.asarray(config.seeds), "exponents": np.asarray(config.exponents, dtype=np.float64),
         "noises": np.asarray(config.noises), "decay_steps": np.asarray(config.decay_steps),
         "log_steps": log.steps,
         "diverged_at": log.diverged_at.reshape(shape),
@@ -131,12 +131,12 @@ def run_decay(config: DecayConfig, *, device, progress=True, checkpoint=None):
         "w_before_polish": log.w_before_polish.reshape(*shape, -1),
         "w_final": log.w_final.reshape(*shape, -1),
         # per seed × γ: the minimum-norm interpolator and the flattest radius of M
-        "test_loss_mn": toy.test_loss(w_mn, problem.alpha_star, gammas).cpu().numpy(),
+        "test_loss_mn": toy.test_loss(w_mn, problem.alpha_star, exponents).cpu().numpy(),
         "norm_mn": r_mn.cpu().numpy(),
-        "trace_mn": toy.manifold_trace(r_mn, problem.X, problem.y, gammas).cpu().numpy(),
-        "flattest_norm": toy.flattest_radius(problem.X, problem.y, gammas).cpu().numpy(),
-        "test_loss_w0": toy.test_loss(w0.unsqueeze(1).expand(-1, len(config.gammas), -1), problem.alpha_star,
-                                      gammas).cpu().numpy(),
+        "trace_mn": toy.manifold_trace(r_mn, problem.X, problem.y, exponents).cpu().numpy(),
+        "flattest_norm": toy.flattest_radius(problem.X, problem.y, exponents).cpu().numpy(),
+        "test_loss_w0": toy.test_loss(w0.unsqueeze(1).expand(-1, len(config.exponents), -1), problem.alpha_star,
+                                      exponents).cpu().numpy(),
         "alpha_star_norm2": problem.alpha_star.square().sum(-1).cpu().numpy(),
     }
     for k, v in log.curves.items():
@@ -147,9 +147,9 @@ def run_decay(config: DecayConfig, *, device, progress=True, checkpoint=None):
         arrays[f"final_{k}"] = v.reshape(shape)
     mean = np.nanmean(arrays["final_test_loss"], axis=0)  # (G, N, K)
     summary = {
-        "mean_final_test_loss": {f"gamma={g:g}": {z: [round(float(v), 4) for v in mean[i, j]]
+        "mean_final_test_loss": {f"exponent={g:g}": {z: [round(float(v), 4) for v in mean[i, j]]
                                                   for j, z in enumerate(config.noises)}
-                                 for i, g in enumerate(config.gammas)},
+                                 for i, g in enumerate(config.exponents)},
         "decay_steps": list(config.decay_steps),
         "mean_test_loss_mn": round(float(arrays["test_loss_mn"].mean()), 4),
         "expected_test_loss_mn": toy.expected_min_norm_test_loss(config.n, config.d),
@@ -168,21 +168,21 @@ def replay_decay(config: DecayConfig, result, *, device):
                               1e-9, 1e-12)
     problem, _ = _decay_setup(config, device)
     variants = config.variants()
-    gamma = torch.tensor(variants.gamma, dtype=problem.X.dtype, device=problem.X.device)
+    exponent = torch.tensor(variants.exponent, dtype=problem.X.dtype, device=problem.X.device)
     w = torch.as_tensor(result["w_before_polish"].reshape(shape[0], -1, config.d), dtype=problem.X.dtype,
                         device=problem.X.device)
     alive = torch.isfinite(w.sum(-1))
     w = torch.where(alive.unsqueeze(-1), w, torch.ones_like(w))
     lr = torch.tensor(variants.lr, dtype=w.dtype, device=w.device)
     with cpu_threads(1, device), np.errstate(all="ignore"):
-        polished = toy.gd_polish(w, problem, gamma, lr, config.polish_steps, alive)
+        polished = toy.gd_polish(w, problem, exponent, lr, config.polish_steps, alive)
     polished = torch.where(alive.unsqueeze(-1), polished, torch.nan).cpu().numpy().reshape(*shape, -1)
     out += _finite_comparisons("w_final (GD polish replayed)", result["w_final"], polished, 1e-8, 1e-12)
     return out
 
 
 DECAY_FULL = DecayConfig()
-DECAY_SMOKE = DecayConfig(gammas=(0.0, 1.0), decay_steps=(0, 1_000, 3_000), seeds=(0, 1), small_lr_steps=1_000,
+DECAY_SMOKE = DecayConfig(exponents=(0.0, 1.0), decay_steps=(0, 1_000, 3_000), seeds=(0, 1), small_lr_steps=1_000,
                           polish_steps=1_000, log_every=100)
 
 register(Experiment(
@@ -207,7 +207,7 @@ class PictureConfig:
     the large-LR drift goes to them, not to the minimum-norm point.
     """
 
-    gamma: float = 1.0
+    exponent: float = 1.0
     seeds: tuple[int, ...] = (1, 2, 5)
     sigma: float = 0.2
     lr_large: float = 0.1
@@ -222,7 +222,7 @@ class PictureConfig:
 
     def __post_init__(self):
         normalize_fields(self)
-        require_finite("gamma", self.gamma, at_least=0.0)
+        require_finite("exponent", self.exponent, at_least=0.0)
         require(len(self.seeds) > 0, "seeds", "a non-empty tuple of integers >= 0", self.seeds)
         for s in self.seeds:
             require_int("seeds", s)
@@ -241,7 +241,7 @@ class PictureConfig:
         require_finite("valley_s_max", self.valley_s_max, positive=True)
 
     def variants(self) -> toy.Variants:
-        g = float(self.gamma)
+        g = float(self.exponent)
         return toy.Variants((g, g), ("label", "label"), (self.sigma,) * 2, (self.lr_large, self.lr_small),
                             (self.steps, self.steps))
 
@@ -258,7 +258,7 @@ def _picture_log(config: PictureConfig, *, device, until=None, progress=False):
 
 def run_picture(config: PictureConfig, *, device, progress=True, checkpoint=None):
     problem, w0, log = _picture_log(config, device=device, progress=progress)
-    g = float(config.gamma)
+    g = float(config.exponent)
     grids = [toy.loss_grid(problem.select(i), g, config.extent, config.grid_size) for i in range(problem.S)]
     w_mn = problem.w_mn(g).cpu().numpy()
     w_star = toy.phi_inv(problem.alpha_star, g).cpu().numpy()
@@ -303,7 +303,7 @@ def run_picture(config: PictureConfig, *, device, progress=True, checkpoint=None
 
 def replay_picture(config: PictureConfig, result, *, device):
     problem, _, log = _picture_log(config, device=device, until=REPLAY_STEPS)
-    g = float(config.gamma)
+    g = float(config.exponent)
     out = _finite_comparisons("prefix_test_loss", result["prefix_test_loss"], log.prefix_test_loss, 1e-9, 1e-12)
     grid = toy.loss_grid(problem.select(0), g, config.extent, config.grid_size)
     out.append(Comparison("train_loss_grid[0]", result["train_loss_grid"][0], grid["train"], 1e-10, 1e-14))

@@ -120,14 +120,14 @@ def plot_lrd_manifold_trace(checks, ratio_max: float = 2.0):
     ratio = torch.linspace(1.0, ratio_max, 400, dtype=torch.float64)
     for ax, q, title in ((axes[0], checks.problem, f"d = {checks.d}, n = {checks.n}"),
                          (axes[1], checks.one_sample[0], "d = 2, n = 1")):
-        for gamma in checks.gammas:
-            r_mn = toy.min_norm_radius(q.X, q.y, gamma)[0]
-            tr = toy.manifold_trace((ratio * r_mn).reshape(1, -1), q.X, q.y, gamma)[0]
-            ax.plot(ratio, tr / tr[0], color=GAMMA_COLORS[gamma], lw=1.8, label=f"γ = {gamma:g}")
-            r_flat = toy.flattest_radius(q.X, q.y, gamma)[0]
+        for exponent in checks.exponents:
+            r_mn = toy.min_norm_radius(q.X, q.y, exponent)[0]
+            tr = toy.manifold_trace((ratio * r_mn).reshape(1, -1), q.X, q.y, exponent)[0]
+            ax.plot(ratio, tr / tr[0], color=GAMMA_COLORS[exponent], lw=1.8, label=f"γ = {exponent:g}")
+            r_flat = toy.flattest_radius(q.X, q.y, exponent)[0]
             if r_flat > r_mn * (1 + 1e-9):
-                tr_flat = toy.manifold_trace(r_flat.reshape(1, 1), q.X, q.y, gamma)[0, 0]
-                ax.plot(float(r_flat / r_mn), float(tr_flat / tr[0]), "D", ms=7, mfc=GAMMA_COLORS[gamma],
+                tr_flat = toy.manifold_trace(r_flat.reshape(1, 1), q.X, q.y, exponent)[0, 0]
+                ax.plot(float(r_flat / r_mn), float(tr_flat / tr[0]), "D", ms=7, mfc=GAMMA_COLORS[exponent],
                         mec="black")
         ax.set(xlabel="$r\\,/\\,r_{mn}$ along M", title=title)
         ax.legend(loc="upper left")
@@ -170,7 +170,7 @@ def plot_lrd_decay(result, noise: str = "label"):
 
     t1 = np.asarray(result["decay_steps"])
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
-    for g in result["gammas"]:
+    for g in result["exponents"]:
         color = GAMMA_COLORS.get(float(g), None)
         gi, _ = index(result, g, noise)
         loss = final(result, "test_loss", g, noise)
@@ -199,7 +199,7 @@ def plot_lrd_noise_models(result):
     fig, axes = plt.subplots(2, len(noises), figsize=(3.9 * len(noises), 6.2), squeeze=False, sharex=True,
                              sharey="row", layout="constrained")
     for c, noise in enumerate(noises):
-        for g in result["gammas"]:
+        for g in result["exponents"]:
             color = GAMMA_COLORS.get(float(g), None)
             mean_band(axes[0, c], t1, final(result, "test_loss", g, noise), color=color, label=f"γ = {g:g}")
             mean_band(axes[1, c], t1, final(result, "dist_mn", g, noise), color=color, label=f"γ = {g:g}")
@@ -229,11 +229,11 @@ def plot_lrd_main_path(result, runs=((1.0, "label"), (2.0, "label"), (1.0, "plai
     from .analysis import index, main_path
 
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.9), layout="constrained")
-    gammas = [float(g) for g in result["gammas"]]
+    exponents = [float(g) for g in result["exponents"]]
     noises = [str(z) for z in result["noises"]]
     styles = {"label": "-", "plain": "--", "isotropic": ":"}
     for g, noise in runs:
-        if g not in gammas or noise not in noises:
+        if g not in exponents or noise not in noises:
             continue
         gi, _ = index(result, g, noise)
         color = GAMMA_COLORS.get(g) if noise == "label" else NOISE_COLORS[noise]

@@ -1,6 +1,7 @@
 """The nonlinear toy model of Ren, Ma & Ying (AISTATS 2024): its losses, minima manifold, Hessian trace and SGD.
 
-What is the paper's and what is the book's reading:
+The paper's exponent γ is `exponent` in the code (`gamma` is the dynamical loss's class weights Γ elsewhere in the
+package). What is the paper's and what is the book's reading:
 
 - **Paper** (abstract and a third-party review): the model f_w(x) = ‖w‖^γ wᵀx with w ∈ ℝ^d, i.e. a linear predictor
   α = φ(w) = ‖w‖^γ w reparameterized so that γ plays the role of depth; squared loss; Gaussian inputs; an extended
@@ -28,11 +29,11 @@ from tqdm import tqdm
 
 from ...models import float_dtype, torch_device
 from ...runtime import Checkpoint
-from ...validation import ConfigError, require, require_choice, require_finite, require_int
+from ...validation import require, require_choice, require_finite, require_int
 
 NOISES = ("label", "plain", "isotropic")
 DATA_STREAM, INIT_STREAM, NOISE_STREAM = 0, 1, 2  # numpy SeedSequence([seed, stream, …]) streams
-NOISE_CHUNK = 1024  # steps of noise drawn at once per seed; fixed, so any batching or resume draws the same noise
+NOISE_BLOCK = 1024  # steps of noise drawn at once per seed; fixed, so any batching or resume draws the same noise
 SAVE_EVERY = 1000  # steps between checkpoint opportunities (a checkpoint is written when it is due)
 
 
@@ -48,33 +49,33 @@ def _like(value, ref: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(value, dtype=ref.dtype, device=ref.device)
 
 
-def phi(w: torch.Tensor, gamma) -> torch.Tensor:
+def phi(w: torch.Tensor, exponent) -> torch.Tensor:
     """φ(w) = ‖w‖^γ w (paper): the effective linear predictor α of f_w(x) = ‖w‖^γ wᵀx. ‖φ(w)‖ = ‖w‖^{1+γ}."""
-    return (_norm(w) ** _like(gamma, w)).unsqueeze(-1) * w
+    return (_norm(w) ** _like(exponent, w)).unsqueeze(-1) * w
 
 
-def phi_inv(alpha: torch.Tensor, gamma) -> torch.Tensor:
+def phi_inv(alpha: torch.Tensor, exponent) -> torch.Tensor:
     """φ⁻¹(α) = ‖α‖^{−γ/(1+γ)} α (book's derivation: φ is a radial bijection of ℝ^d); φ⁻¹(0) = 0."""
-    gamma = _like(gamma, alpha)
+    exponent = _like(exponent, alpha)
     s = _norm(alpha)
-    scale = torch.where(s > 0, s.clamp_min(torch.finfo(alpha.dtype).tiny) ** (-gamma / (1 + gamma)),
+    scale = torch.where(s > 0, s.clamp_min(torch.finfo(alpha.dtype).tiny) ** (-exponent / (1 + exponent)),
                         torch.zeros_like(s))
     return scale.unsqueeze(-1) * alpha
 
 
-def residuals(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def residuals(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """Xφ(w) − y, shape (S, M, n)."""
-    return phi(w, gamma) @ X.transpose(1, 2) - y.unsqueeze(1)
+    return phi(w, exponent) @ X.transpose(1, 2) - y.unsqueeze(1)
 
 
-def train_loss(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def train_loss(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """L̂(w) = (1/2n)‖Xφ(w) − y‖², shape (S, M)."""
-    return 0.5 * residuals(w, X, y, gamma).square().mean(-1)
+    return 0.5 * residuals(w, X, y, exponent).square().mean(-1)
 
 
-def test_loss(w: torch.Tensor, alpha_star: torch.Tensor, gamma) -> torch.Tensor:
+def test_loss(w: torch.Tensor, alpha_star: torch.Tensor, exponent) -> torch.Tensor:
     """L(w) = ½‖φ(w) − α*‖²: the population squared loss ½E(f_w(x) − α*ᵀx)² for x ~ N(0, I), noise-free labels."""
-    return 0.5 * (phi(w, gamma) - alpha_star.unsqueeze(1)).square().sum(-1)
+    return 0.5 * (phi(w, exponent) - alpha_star.unsqueeze(1)).square().sum(-1)
 
 
 test_loss.__test__ = False  # not a pytest test when imported into a test module
@@ -118,52 +119,52 @@ def project_kernel(X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 # Curvature
 # ----------------------------------------------------------------------------------------------------------------
 
-def _gauss_newton_formula(r, xf2, xw2, gamma, n) -> torch.Tensor:
+def _gauss_newton_formula(r, xf2, xw2, exponent, n) -> torch.Tensor:
     """(1/n)[r^{2γ}‖X‖_F² + (2γ + γ²) r^{2γ−2}‖Xw‖²] from r = ‖w‖, ‖X‖_F² and ‖Xw‖²."""
-    return (r ** (2 * gamma) * xf2 + (2 * gamma + gamma ** 2) * r ** (2 * gamma - 2) * xw2) / n
+    return (r ** (2 * exponent) * xf2 + (2 * exponent + exponent ** 2) * r ** (2 * exponent - 2) * xw2) / n
 
 
-def gauss_newton_trace(w: torch.Tensor, X: torch.Tensor, gamma) -> torch.Tensor:
+def gauss_newton_trace(w: torch.Tensor, X: torch.Tensor, exponent) -> torch.Tensor:
     """tr of the Gauss–Newton part (1/n) JᵀXᵀXJ, J = ∂φ/∂w = r^γ I + γ r^{γ−2} wwᵀ (book's derivation):
     (1/n)[r^{2γ}‖X‖_F² + (2γ + γ²) r^{2γ−2}‖Xw‖²], shape (S, M). Equals the full trace on the manifold."""
     xf2 = X.square().sum((1, 2)).unsqueeze(1)
     xw2 = (w @ X.transpose(1, 2)).square().sum(-1)
-    return _gauss_newton_formula(_norm(w), xf2, xw2, _like(gamma, w), X.shape[1])
+    return _gauss_newton_formula(_norm(w), xf2, xw2, _like(exponent, w), X.shape[1])
 
 
-def hessian_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def hessian_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """tr ∇²L̂(w) at any w ≠ 0, shape (S, M) (book's derivation, tested against autograd):
     Gauss–Newton trace + (γ(d + γ)/n) r^{γ−2} Σ_i (x_iᵀφ(w) − y_i)(x_iᵀw), because tr ∇²(x_iᵀφ(w)) =
     γ(d + γ) r^{γ−2} x_iᵀw."""
-    gamma_t = _like(gamma, w)
+    exponent_t = _like(exponent, w)
     n, d = X.shape[1], X.shape[2]
     r = _norm(w)
     xw = w @ X.transpose(1, 2)
-    res = (r ** gamma_t).unsqueeze(-1) * xw - y.unsqueeze(1)
-    curvature = gamma_t * (d + gamma_t) * r ** (gamma_t - 2) * (res * xw).sum(-1) / n
-    return gauss_newton_trace(w, X, gamma) + curvature
+    res = (r ** exponent_t).unsqueeze(-1) * xw - y.unsqueeze(1)
+    curvature = exponent_t * (d + exponent_t) * r ** (exponent_t - 2) * (res * xw).sum(-1) / n
+    return gauss_newton_trace(w, X, exponent) + curvature
 
 
-def manifold_trace(r: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def manifold_trace(r: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """The paper notes' closed form on M, a function of r = ‖w‖ only (book's derivation, checked): the Gauss–Newton
     trace with ‖Xw‖² = ‖y‖² r^{−2γ}, which holds on M: tr ∇²L̂ = (1/n)[‖X‖_F² r^{2γ} + (2γ + γ²)‖y‖² r^{−2}].
     r has shape (S, …)."""
-    gamma = _like(gamma, r)
+    exponent = _like(exponent, r)
     extra = (1,) * (r.dim() - 1)
     xf2 = X.square().sum((1, 2)).reshape(-1, *extra)
     y2 = y.square().sum(-1).reshape(-1, *extra)
-    return _gauss_newton_formula(r, xf2, y2 * r ** (-2 * gamma), gamma, X.shape[1])
+    return _gauss_newton_formula(r, xf2, y2 * r ** (-2 * exponent), exponent, X.shape[1])
 
 
-def min_norm_radius(X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def min_norm_radius(X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """r_mn = ‖w_mn‖ = ‖α_mn‖^{1/(1+γ)}: the smallest ‖w‖ on M, shape (S, …) like γ."""
     a = _norm(min_norm_solution(X, y))
-    gamma = _like(gamma, a)
-    a = a.reshape(-1, *((1,) * gamma.dim()))
-    return a ** (1 / (1 + gamma))
+    exponent = _like(exponent, a)
+    a = a.reshape(-1, *((1,) * exponent.dim()))
+    return a ** (1 / (1 + exponent))
 
 
-def flattest_radius(X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
+def flattest_radius(X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     """The ‖w‖ of the flattest points of M (smallest Hessian trace), shape (S, …) like γ (book's derivation).
 
     On M the trace f(r) = (1/n)[‖X‖_F² r^{2γ} + (2γ + γ²)‖y‖² r^{−2}] has f′(r) > 0 iff
@@ -172,12 +173,12 @@ def flattest_radius(X: torch.Tensor, y: torch.Tensor, gamma) -> torch.Tensor:
     ‖X‖_F² ‖α_mn‖² ≥ (2 + γ)‖y‖², which holds when the stable rank of X exceeds 2 + γ (roughly n > 2 + γ) and fails
     for n = 1. For γ = 0 the trace is constant on M and r_mn is returned by convention.
     """
-    r_mn = min_norm_radius(X, y, gamma)
-    gamma = _like(gamma, r_mn)
+    r_mn = min_norm_radius(X, y, exponent)
+    exponent = _like(exponent, r_mn)
     extra = (1,) * (r_mn.dim() - 1)
-    ratio = ((2 + gamma) * y.square().sum(-1).reshape(-1, *extra) / X.square().sum((1, 2)).reshape(-1, *extra))
-    r_c = ratio ** (1 / (2 * gamma + 2))
-    return torch.where(gamma > 0, torch.maximum(r_mn, r_c), r_mn)
+    ratio = ((2 + exponent) * y.square().sum(-1).reshape(-1, *extra) / X.square().sum((1, 2)).reshape(-1, *extra))
+    r_c = ratio ** (1 / (2 * exponent + 2))
+    return torch.where(exponent > 0, torch.maximum(r_mn, r_c), r_mn)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -208,12 +209,12 @@ class Problem:
     def alpha_mn(self) -> torch.Tensor:
         return min_norm_solution(self.X, self.y)
 
-    def w_mn(self, gamma) -> torch.Tensor:
+    def w_mn(self, exponent) -> torch.Tensor:
         """w_mn = φ⁻¹(α_mn) for each γ: shape (S, M, d) for γ of shape (M,), (S, d) for a scalar γ."""
-        gamma = _like(gamma, self.X)
-        if gamma.dim() == 0:
-            return phi_inv(self.alpha_mn(), gamma)
-        return phi_inv(self.alpha_mn().unsqueeze(1).expand(-1, gamma.shape[-1], -1), gamma)
+        exponent = _like(exponent, self.X)
+        if exponent.dim() == 0:
+            return phi_inv(self.alpha_mn(), exponent)
+        return phi_inv(self.alpha_mn().unsqueeze(1).expand(-1, exponent.shape[-1], -1), exponent)
 
     def select(self, index) -> "Problem":
         index = [index] if isinstance(index, int) else list(index)
@@ -270,14 +271,14 @@ def _seeds(seeds) -> tuple:
     return seeds
 
 
-def noise_chunk(seed: int, chunk: int, n: int, d: int, batch_size: int):
-    """The SGD noise of steps [chunk·C, (chunk + 1)·C) for one seed (C = NOISE_CHUNK): minibatch indices (C, B)
+def noise_block(seed: int, block: int, n: int, d: int, batch_size: int):
+    """The SGD noise of steps [block·C, (block + 1)·C) for one seed (C = NOISE_BLOCK): minibatch indices (C, B)
     drawn without replacement within a step, label-noise signs ±1 (C, B), Gaussian parameter noise (C, d).
     All noise models draw the same stream, so runs of one seed share their minibatches (common random numbers)."""
-    rng = np.random.default_rng([seed, NOISE_STREAM, chunk])
-    idx = np.argsort(rng.random((NOISE_CHUNK, n)), axis=1)[:, :batch_size]
-    signs = rng.integers(0, 2, size=(NOISE_CHUNK, batch_size)) * 2.0 - 1.0
-    gauss = rng.standard_normal((NOISE_CHUNK, d))
+    rng = np.random.default_rng([seed, NOISE_STREAM, block])
+    idx = np.argsort(rng.random((NOISE_BLOCK, n)), axis=1)[:, :batch_size]
+    signs = rng.integers(0, 2, size=(NOISE_BLOCK, batch_size)) * 2.0 - 1.0
+    gauss = rng.standard_normal((NOISE_BLOCK, d))
     return idx, signs, gauss
 
 
@@ -290,20 +291,20 @@ class Variants:
     """M runs per problem, one per entry: exponent γ, noise model, label-noise σ, large learning rate η, decay
     step T₁ (the step at which η drops to decay_factor·η)."""
 
-    gamma: tuple
+    exponent: tuple
     noise: tuple
     sigma: tuple
     lr: tuple
     decay_step: tuple
 
     def __post_init__(self):
-        m = len(self.gamma)
-        require(m > 0, "gamma", "a non-empty tuple", self.gamma)
+        m = len(self.exponent)
+        require(m > 0, "exponent", "a non-empty tuple", self.exponent)
         for name in ("noise", "sigma", "lr", "decay_step"):
-            require(len(getattr(self, name)) == m, name, f"a tuple of the same length as gamma ({m})",
+            require(len(getattr(self, name)) == m, name, f"a tuple of the same length as exponent ({m})",
                     getattr(self, name))
-        for g in self.gamma:
-            require_finite("gamma", g, at_least=0.0)
+        for g in self.exponent:
+            require_finite("exponent", g, at_least=0.0)
         for z in self.noise:
             require_choice("noise", z, NOISES)
         for s in self.sigma:
@@ -314,19 +315,19 @@ class Variants:
             require_int("decay_step", t)
 
     def __len__(self) -> int:
-        return len(self.gamma)
+        return len(self.exponent)
 
     @classmethod
-    def grid(cls, gammas, noises, decay_steps, *, sigma: float, lr: float) -> "Variants":
+    def grid(cls, exponents, noises, decay_steps, *, sigma: float, lr: float) -> "Variants":
         """The product γ × noise × T₁ in that order (reshape results to (…, G, N, K))."""
-        rows = list(product(gammas, noises, decay_steps))
+        rows = list(product(exponents, noises, decay_steps))
         return cls(tuple(float(g) for g, _, _ in rows), tuple(z for _, z, _ in rows), (float(sigma),) * len(rows),
                    (float(lr),) * len(rows), tuple(int(t) for _, _, t in rows))
 
     def select(self, index) -> "Variants":
         index = [index] if isinstance(index, int) else list(index)
         return Variants(*(tuple(getattr(self, f)[i] for i in index)
-                          for f in ("gamma", "noise", "sigma", "lr", "decay_step")))
+                          for f in ("exponent", "noise", "sigma", "lr", "decay_step")))
 
 
 @dataclass(frozen=True)
@@ -374,38 +375,38 @@ class SGDLog:
 CURVES = ("test_loss", "train_loss", "norm", "dist_mn", "trace")
 
 
-def measure(w: torch.Tensor, problem: Problem, gamma: torch.Tensor, w_mn: torch.Tensor) -> dict[str, torch.Tensor]:
+def measure(w: torch.Tensor, problem: Problem, exponent: torch.Tensor, w_mn: torch.Tensor) -> dict[str, torch.Tensor]:
     """The logged quantities at points w (S, M, d): L, L̂, ‖w‖, ‖w − w_mn‖, tr ∇²L̂."""
-    return {"test_loss": test_loss(w, problem.alpha_star, gamma),
-            "train_loss": train_loss(w, problem.X, problem.y, gamma),
+    return {"test_loss": test_loss(w, problem.alpha_star, exponent),
+            "train_loss": train_loss(w, problem.X, problem.y, exponent),
             "norm": _norm(w), "dist_mn": _norm(w - w_mn),
-            "trace": hessian_trace(w, problem.X, problem.y, gamma)}
+            "trace": hessian_trace(w, problem.X, problem.y, exponent)}
 
 
-def _gradient(w, gamma, Xb, yb, label_amp, signs):
+def _gradient(w, exponent, Xb, yb, label_amp, signs):
     """Minibatch gradient of (1/2B)‖X_bφ(w) − y_b − σξ‖², with σ = label_amp (0 for runs without label noise)."""
     r = _norm(w)
-    rg = r ** gamma
+    rg = r ** exponent
     pred = (rg.unsqueeze(-1) * w) @ Xb.transpose(1, 2)  # (S, M, B)
     res = pred - yb.unsqueeze(1)
     if label_amp is not None:
         res = res - label_amp.unsqueeze(-1) * signs.unsqueeze(1)
     ga = res @ Xb / Xb.shape[1]  # ∇_α, (S, M, d)
     wg = (w * ga).sum(-1)
-    return rg.unsqueeze(-1) * ga + (gamma * r ** (gamma - 2) * wg).unsqueeze(-1) * w  # Jᵀ∇_α, J symmetric
+    return rg.unsqueeze(-1) * ga + (exponent * r ** (exponent - 2) * wg).unsqueeze(-1) * w  # Jᵀ∇_α, J symmetric
 
 
-def gd_polish(w: torch.Tensor, problem: Problem, gamma, lr, steps: int, alive: torch.Tensor | None = None,
+def gd_polish(w: torch.Tensor, problem: Problem, exponent, lr, steps: int, alive: torch.Tensor | None = None,
               start_step=0, diverged_at: torch.Tensor | None = None) -> torch.Tensor:
     """`steps` full-batch GD steps on L̂ at learning rate lr (broadcast to (S, M)); runs that turn non-finite are
     recorded in diverged_at (at start_step + k + 1) and frozen."""
     require_int("steps", steps)
-    gamma = _like(gamma, w)
+    exponent = _like(exponent, w)
     lr = _like(lr, w).expand(w.shape[:-1]).clone()
     w = w.clone()
     alive = torch.isfinite(w.sum(-1)) if alive is None else alive.clone()
     for k in range(steps):
-        grad = _gradient(w, gamma, problem.X, problem.y, None, None)
+        grad = _gradient(w, exponent, problem.X, problem.y, None, None)
         w = w - (lr * alive).unsqueeze(-1) * grad
         bad = ~torch.isfinite(w.sum(-1)) & alive
         if bad.any():
@@ -453,7 +454,7 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
         w0 = w0.unsqueeze(1).expand(S, M, d)
     require(bool(torch.isfinite(w0).all()), "w0", "finite", "non-finite values")
 
-    gamma = torch.tensor(variants.gamma, dtype=dtype, device=device)
+    exponent = torch.tensor(variants.exponent, dtype=dtype, device=device)
     lr = torch.tensor(variants.lr, dtype=dtype, device=device)
     t1 = torch.tensor(variants.decay_step, dtype=torch.int64, device=device)
     t_run_end = t1 + schedule.small_lr_steps  # each run's SGD end
@@ -469,7 +470,7 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
     t_stop = t_end if until is None else min(int(until), t_end)
     log_steps = sorted(set(range(0, t_end + 1, log_every)) | {t_end})
     log_index = {s: i for i, s in enumerate(log_steps)}
-    w_mn = problem.w_mn(gamma)
+    w_mn = problem.w_mn(exponent)
 
     curves = {k: torch.full((S, M, len(log_steps)), float("nan"), dtype=dtype, device=device) for k in CURVES}
     sgd_end = {k: torch.full((S, M), float("nan"), dtype=dtype, device=device) for k in CURVES}
@@ -491,7 +492,7 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
     def record(t: int, w):
         values = None
         if t in log_index:
-            values = measure(w, problem, gamma, w_mn)
+            values = measure(w, problem, exponent, w_mn)
             running = (t <= t_run_end).unsqueeze(0) & alive
             for k, v in values.items():
                 curves[k][:, :, log_index[t]] = torch.where(running, v, torch.nan)
@@ -499,33 +500,33 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
                 points[:, :, log_index[t]] = torch.where(running.unsqueeze(-1), w, torch.nan)
         ending = (t_run_end == t).unsqueeze(0) & alive
         if bool(ending.any()):
-            values = values or measure(w, problem, gamma, w_mn)
+            values = values or measure(w, problem, exponent, w_mn)
             for k, v in values.items():
                 sgd_end[k] = torch.where(ending, v, sgd_end[k])
         if t <= prefix_steps:
-            prefix[:, :, t] = torch.where(alive, test_loss(w, problem.alpha_star, gamma), torch.nan)
+            prefix[:, :, t] = torch.where(alive, test_loss(w, problem.alpha_star, exponent), torch.nan)
 
-    chunk_id, chunk = None, None
+    block_id, noise = None, None
     bar = tqdm(total=t_end + (schedule.polish_steps if until is None else 0), initial=start, desc=description,
                disable=not progress, mininterval=1.0)
     with np.errstate(all="ignore"):
         for t in range(start, t_stop):
             record(t, w)
-            if t // NOISE_CHUNK != chunk_id:
-                chunk_id = t // NOISE_CHUNK
-                draws = [noise_chunk(s, chunk_id, n, d, B) for s in problem.seeds]
-                chunk = (torch.as_tensor(np.stack([c[0] for c in draws]), device=device),
+            if t // NOISE_BLOCK != block_id:
+                block_id = t // NOISE_BLOCK
+                draws = [noise_block(s, block_id, n, d, B) for s in problem.seeds]
+                noise = (torch.as_tensor(np.stack([c[0] for c in draws]), device=device),
                          torch.as_tensor(np.stack([c[1] for c in draws]), dtype=dtype, device=device),
                          torch.as_tensor(np.stack([c[2] for c in draws]), dtype=dtype, device=device))
-            j = t % NOISE_CHUNK
-            idx, signs, gauss = chunk[0][:, j], chunk[1][:, j], chunk[2][:, j]
+            j = t % NOISE_BLOCK
+            idx, signs, gauss = noise[0][:, j], noise[1][:, j], noise[2][:, j]
             Xb = torch.gather(problem.X, 1, idx.unsqueeze(-1).expand(S, B, d))
             yb = torch.gather(problem.y, 1, idx)
-            grad = _gradient(w, gamma, Xb, yb, label_amp, signs)
+            grad = _gradient(w, exponent, Xb, yb, label_amp, signs)
             if iso_amp is not None:
                 r = _norm(w)
                 xw2 = (w @ problem.X.transpose(1, 2)).square().sum(-1)
-                tr_gn = (r ** (2 * gamma) * xf2 + (2 * gamma + gamma ** 2) * r ** (2 * gamma - 2) * xw2) / n
+                tr_gn = (r ** (2 * exponent) * xf2 + (2 * exponent + exponent ** 2) * r ** (2 * exponent - 2) * xw2) / n
                 grad = grad + (iso_amp * torch.sqrt(tr_gn / (B * d))).unsqueeze(-1) * gauss.unsqueeze(1)
             eta = torch.where(t < t1, lr, torch.where(t < t_run_end, lr * schedule.decay_factor, 0.0))
             w = w - (eta * alive).unsqueeze(-1) * grad
@@ -545,11 +546,11 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
         w_before = w.clone()
         if until is None:
             polish_lr = lr if schedule.polish_lr is None else torch.full_like(lr, schedule.polish_lr)
-            w = gd_polish(w, problem, gamma, polish_lr, schedule.polish_steps, alive, t_run_end, diverged_at)
+            w = gd_polish(w, problem, exponent, polish_lr, schedule.polish_steps, alive, t_run_end, diverged_at)
         alive = diverged_at < 0
         bar.update(bar.total - bar.n)
     bar.close()
-    final = {k: torch.where(alive, v, torch.nan) for k, v in measure(w, problem, gamma, w_mn).items()}
+    final = {k: torch.where(alive, v, torch.nan) for k, v in measure(w, problem, exponent, w_mn).items()}
     np_ = lambda v: v.detach().cpu().numpy()
     return SGDLog(
         steps=np.asarray(log_steps, dtype=np.int64),
@@ -568,7 +569,7 @@ def sgd(problem: Problem, w0: torch.Tensor, variants: Variants, schedule: Schedu
 # The 2-D picture (d = 2, n = 1)
 # ----------------------------------------------------------------------------------------------------------------
 
-def loss_grid(problem: Problem, gamma: float, extent, size: int) -> dict[str, np.ndarray]:
+def loss_grid(problem: Problem, exponent: float, extent, size: int) -> dict[str, np.ndarray]:
     """Train and test loss on a size × size grid of w ∈ [x0, x1] × [y0, y1] (d = 2, one problem).
     Returns w1 (size,), w2 (size,), train (size, size) and test (size, size) indexed [i2, i1] (rows = w2)."""
     require(problem.d == 2 and problem.S == 1, "problem", "one problem with d = 2", (problem.S, problem.d))
@@ -582,12 +583,12 @@ def loss_grid(problem: Problem, gamma: float, extent, size: int) -> dict[str, np
     w2 = torch.linspace(y0, y1, size, dtype=problem.X.dtype, device=problem.X.device)
     g2, g1 = torch.meshgrid(w2, w1, indexing="ij")
     points = torch.stack([g1.reshape(-1), g2.reshape(-1)], -1).unsqueeze(0)  # (1, size², 2)
-    train = train_loss(points, problem.X, problem.y, gamma).reshape(size, size)
-    test = test_loss(points, problem.alpha_star, gamma).reshape(size, size)
+    train = train_loss(points, problem.X, problem.y, exponent).reshape(size, size)
+    test = test_loss(points, problem.alpha_star, exponent).reshape(size, size)
     return {"w1": w1.cpu().numpy(), "w2": w2.cpu().numpy(), "train": train.cpu().numpy(), "test": test.cpu().numpy()}
 
 
-def valley_curve(problem: Problem, gamma: float, s_max: float, points: int) -> np.ndarray:
+def valley_curve(problem: Problem, exponent: float, s_max: float, points: int) -> np.ndarray:
     """Points of the minima manifold M = φ⁻¹(α_mn + ker X) for one problem with d − n = 1, parameterized by
     α(s) = α_mn + s v (v a unit vector of ker X, s ∈ [−s_max, s_max]); shape (points, d)."""
     require(problem.S == 1 and problem.d - problem.n == 1, "problem", "one problem with d − n = 1",
@@ -597,15 +598,15 @@ def valley_curve(problem: Problem, gamma: float, s_max: float, points: int) -> n
     v = kernel_basis(problem.X)[0, :, 0]
     s = torch.linspace(-s_max, s_max, points, dtype=problem.X.dtype, device=problem.X.device)
     alpha = problem.alpha_mn()[0] + s.unsqueeze(-1) * v
-    return phi_inv(alpha, gamma).cpu().numpy()
+    return phi_inv(alpha, exponent).cpu().numpy()
 
 
-def flattest_points(problem: Problem, gamma: float) -> np.ndarray:
+def flattest_points(problem: Problem, exponent: float) -> np.ndarray:
     """The flattest points of M for one problem with d − n = 1 (two, symmetric about w_mn; equal to w_mn when w_mn is
     the flattest), shape (2, d)."""
     v = kernel_basis(problem.X)[0, :, 0]
     a_mn = problem.alpha_mn()[0]
-    r = flattest_radius(problem.X, problem.y, gamma).reshape(())
-    s = torch.sqrt((r ** (2 * (1 + gamma)) - a_mn.square().sum()).clamp_min(0))
+    r = flattest_radius(problem.X, problem.y, exponent).reshape(())
+    s = torch.sqrt((r ** (2 * (1 + exponent)) - a_mn.square().sum()).clamp_min(0))
     alpha = torch.stack([a_mn + s * v, a_mn - s * v])
-    return phi_inv(alpha, gamma).cpu().numpy()
+    return phi_inv(alpha, exponent).cpu().numpy()
