@@ -58,3 +58,49 @@ def test_family_frame_labels_every_run(tmp_store):
     assert set(frame[frame.run == "followup_mse"].family) <= {"MSE", "DMSE1", "DMSE2"}
     assert set(frame[frame.run == "capacity"].family) <= {"CE", "DCE"}
     assert (frame.run == "followup_mse").sum() == mse["member_setting"].size * len(mse["widths"])
+
+
+def fake_converging_size_lr(moving_cell=None):
+    """2 widths × 21 records (steps 0 … 2,000) × 4 members (η = 0.1, 0.1, 1, 1): losses that settle by step 1,000,
+    lower for the wider net; `moving_cell` (width index, member indices) keeps falling to the end."""
+    steps = np.arange(0, 2001, 100)
+    settle = np.clip(1 - steps / 1000, 0, None)[None, :, None]
+    final = np.array([1.0, 0.5])[:, None, None]
+    loss = final + settle * np.ones((2, 1, 4))
+    if moving_cell is not None:
+        i, members = moving_cell
+        loss[i][:, members] = (float(final[i, 0, 0]) + 2 * (1 - steps / 2000))[:, None]
+    lam = np.broadcast_to(np.array([5.0, 5.0, 1.5, 1.5]), (2, 21, 4)).copy()
+    return {"widths": np.array([8, 64]), "member_lr": np.array([0.1, 0.1, 1.0, 1.0]), "steps": steps,
+            "train_loss": loss, "hessian_max": lam, "hessian_max_steps": steps,
+            "diverged_at": np.full((2, 4), -1)}
+
+
+def test_size_lr_claims_read_only_converged_cells():
+    from landscape.topics.size_lr.analysis import converged_share, final_values
+    from landscape.topics.size_lr.claims import lr_flattens, size_deepens
+
+    result = fake_converging_size_lr()
+    assert converged_share(result).tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert final_values(result, "train_loss")[1].tolist() == [[1.0, 1.0], [0.5, 0.5]]
+    assert size_deepens(result)[0] == "reproduced" and lr_flattens(result)[0] == "reproduced"
+    moving = fake_converging_size_lr(moving_cell=(1, [2, 3]))  # the wide net at η = 1 still falls at the end
+    assert converged_share(moving)[1].tolist() == [1.0, 0.0]
+    status, ours, values = size_deepens(moving)
+    assert status == "partly" and "not converged" in ours and "w64 η = 1" in ours
+    assert lr_flattens(moving)[0] == "partly"
+
+
+def test_the_late_decay_claim_scores_the_papers_later_half_statistic():
+    from landscape.topics.lrd_network.claims import test_loss_falls
+
+    epochs = np.arange(100, 1001, 100)
+    def result(final):
+        return {"sub_decay_epochs": epochs, "sub_test_loss": np.stack([final, final], 1),
+                "sub_proxy_loss": np.stack([final, final], 1)}
+    falling = 1.0 - epochs / 2000 + 0.001 * np.sin(epochs)  # falls over every epoch, late half included
+    flat_late = np.where(epochs < 600, 1.0 - epochs / 1000, 0.4 + 0.01 * np.cos(epochs))  # falls early only
+    assert test_loss_falls(result(falling))[0] == "reproduced"
+    status, ours, values = test_loss_falls(result(flat_late))
+    assert values["test"]["r"] < -0.5 and values["test"]["p"] < 0.05  # the overall correlation alone looks strong
+    assert status == "not reproduced" and "later half" in ours

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of, t_interval
+from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of
 from ...settings import setting_label
 from ...scorecard import claim, verdict
-
-FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as overparameterized here
+from ...statistics import OVERPARAMETERIZED, regime, t_interval
 
 
 @claim("dl.amp_period.map", chapter="amp_period", needs=("amp_period",),
@@ -14,8 +13,9 @@ FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as 
              "CIFAR-10): in the underparameterized regime the dynamical loss raises the training accuracy, in the "
              "overparameterized regime it raises the validation accuracy, over a range of (A, T)",
        source="ICML 2021 Sec. 4 (CIFAR-10 figures; grid and values not known to us)",
-       criterion="underparameterized width (CE below 0.95 training accuracy): more than half of the (A > 1, T) cells "
-                 "beat CE's seed-mean training accuracy; overparameterized width (CE ≥ 0.95): at least one cell "
+       criterion=f"underparameterized width (CE below {OVERPARAMETERIZED} training accuracy): more than half of the "
+                 "(A > 1, T) cells beat CE's seed-mean training accuracy; overparameterized width "
+                 f"(CE ≥ {OVERPARAMETERIZED}): at least one cell "
                  "beats CE's validation accuracy with a paired t-interval above 0, at 95% after a Bonferroni correction for "
                  "the number of cells")
 def amp_period_map(result):
@@ -26,7 +26,7 @@ def amp_period_map(result):
     parts, checks, values = [], [], {}
     for w in result["widths"].tolist():
         ce_train = float(per_seed(frame, w, ce, "train_accuracy").mean())
-        if ce_train < FITS_AT_LEAST:
+        if regime(ce_train) == "under":
             wins = [k for k in dyn if per_seed(frame, w, k, "train_accuracy").mean() > ce_train]
             best = max(dyn, key=lambda k: per_seed(frame, w, k, "train_accuracy").mean())
             ok = len(wins) > len(dyn) / 2
@@ -36,9 +36,7 @@ def amp_period_map(result):
             values[f"w{w}"] = {"regime": "under", "ce_train": ce_train, "cells_better": len(wins), "cells": len(dyn)}
         else:
             ce_val = float(per_seed(frame, w, ce, "validation_accuracy").mean())
-            # Bonferroni: one family of len(dyn) comparisons against CE
-            confidence = 1 - 0.05 / len(dyn)
-            intervals = {k: t_interval(paired_difference(frame, w, k, ce), confidence) for k in dyn}
+            intervals = {k: t_interval(paired_difference(frame, w, k, ce), comparisons=len(dyn)) for k in dyn}
             significant = [k for k, (m, lo, hi) in intervals.items() if lo > 0]
             better = [k for k, (m, lo, hi) in intervals.items() if m > 0]
             best = max(dyn, key=lambda k: intervals[k][0])

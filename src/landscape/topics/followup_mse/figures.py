@@ -12,7 +12,7 @@ FAMILY_COLORS = {"CE": "0.15", "DCE": "C0", "MSE": "0.6", "DMSE1": "C1", "DMSE2"
 def plot_loss_families(frame, columns=("validation_accuracy", "train_accuracy")):
     """Accuracy against width per loss family (column `family`), each at its better learning rate per width (by
     seed-mean validation accuracy); mean and 95% t-interval over seeds."""
-    from ..sweeps.analysis import t_interval
+    from ...statistics import t_interval
 
     fig, axes = plt.subplots(1, len(columns), figsize=(6.2 * len(columns), 4), sharey=True)
     axes = np.atleast_1d(axes)

@@ -9,8 +9,9 @@ from ...pca_landscape import nearest_grid_values
 from ...scorecard import claim, verdict
 
 VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile
-TEST_MIN_QUANTILE = 0.1
-LATE_HALF_R = -0.5  # the authors report −0.93 over the later half of their decay epochs  # "near the test minimum": surface test loss within the grid's lowest 10 %
+TEST_MIN_QUANTILE = 0.1  # "near the test minimum": surface test loss within the grid's lowest 10 %
+LATE_HALF_R = -0.5  # the authors report −0.926 over the later half of their decay epochs
+SIGNIFICANCE = 0.05
 
 
 def decay_correlations(result) -> dict:
@@ -20,8 +21,9 @@ def decay_correlations(result) -> dict:
         final = result[f"sub_{name}_loss"][:, -1]
         r, p = stats.pearsonr(epochs, final)
         late = epochs >= np.median(epochs)
-        r_late, _ = stats.pearsonr(epochs[late], final[late])
-        out[name] = {"r": float(r), "p": float(p), "r_late_half": float(r_late)}
+        r_late, p_late = stats.pearsonr(epochs[late], final[late])
+        out[name] = {"r": float(r), "p": float(p), "r_late_half": float(r_late), "p_late_half": float(p_late),
+                     "late_half_epochs": [int(e) for e in epochs[late]]}
     return out
 
 
@@ -29,16 +31,18 @@ def decay_correlations(result) -> dict:
        paper="Subpaths decayed later end at lower test loss: 0.1955 (decay at 200) → 0.183 (900–1,000); "
              "correlation(decay epoch, final test loss) = −0.926 over epochs 500–1,000",
        source="authors' notebooks (VGG-small, CIFAR-10); paper Sec. 5 [figure number not verified]",
-       criterion="held-out test loss: Pearson r(decay epoch, final loss) < 0 with p < 0.05 over all decay epochs, "
-                 f"and r < {LATE_HALF_R} over the later half (the paper's statistic) → reproduced; only the first, "
-                 "or only on the authors' proxy → partly")
+       criterion="the paper's statistic, on the held-out test loss: Pearson r(decay epoch, final loss) over the later "
+                 f"half of the decay epochs: r < {LATE_HALF_R} with p < {SIGNIFICANCE} → reproduced; r < 0 with "
+                 f"p < {SIGNIFICANCE} → partly; else not reproduced (the correlation over all decay epochs is "
+                 "reported, not scored: early decays come before the main path has converged)")
 def test_loss_falls(result):
     c = decay_correlations(result)
     held, proxy = c["test"], c["proxy"]
-    overall = held["r"] < 0 and held["p"] < 0.05
-    status = verdict(overall and held["r_late_half"] < LATE_HALF_R, overall or (proxy["r"] < 0 and proxy["p"] < 0.05))
+    significant = held["p_late_half"] < SIGNIFICANCE
+    status = verdict(significant and held["r_late_half"] < LATE_HALF_R, significant and held["r_late_half"] < 0)
     final = result["sub_test_loss"][:, -1]
-    ours = (f"held-out: r = {held['r']:.2f} (p = {held['p']:.2g}; later half r = {held['r_late_half']:.2f}); "
+    ours = (f"held-out, later half of the decay epochs (the paper's statistic): r = {held['r_late_half']:.2f} "
+            f"(p = {held['p_late_half']:.2g}); over all decay epochs r = {held['r']:.2f} (p = {held['p']:.2g}); "
             f"authors' proxy (train split, augmented): r = {proxy['r']:.2f} (p = {proxy['p']:.2g}); final held-out "
             f"test loss {final[0]:.4f} (decay at {result['sub_decay_epochs'][0]}) → {final[-1]:.4f} "
             f"(decay at {result['sub_decay_epochs'][-1]})")

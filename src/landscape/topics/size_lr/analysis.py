@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...statistics import readout, still_moving
+
 
 def learning_rates(result) -> list[float]:
     return sorted(set(result["member_lr"].tolist()))
@@ -14,6 +16,23 @@ def seed_mean(result, name: str, width: int, lr: float, record: int = -1) -> flo
     """The mean over seeds of the curve `name` at record `record` (the last by default), for one width and rate."""
     i = result["widths"].tolist().index(width)
     return float(np.nanmean(result[name][i, record, result["member_lr"] == lr]))
+
+
+def final_values(result, name: str) -> tuple[list[float], np.ndarray]:
+    """(learning rates, (widths, lrs) table): the seed-mean of each run's final value of the curve `name` (the mean
+    over its last records, `statistics.readout`)."""
+    lrs = learning_rates(result)
+    steps = result[f"{name}_steps"] if f"{name}_steps" in getattr(result, "arrays", result) else result["steps"]
+    final = readout(result[name], steps, axis=1)  # (widths, members)
+    return lrs, np.array([[np.nanmean(final[i, result["member_lr"] == lr]) for lr in lrs]
+                          for i in range(len(result["widths"]))])
+
+
+def converged_share(result) -> np.ndarray:
+    """(widths, lrs): the share of runs whose training loss no longer moves over the last 10 % of training."""
+    moving = still_moving(result["train_loss"], result["steps"], axis=1)
+    return np.array([[float((~moving[i, result["member_lr"] == lr]).mean()) for lr in learning_rates(result)]
+                     for i in range(len(result["widths"]))])
 
 
 def final_table(result) -> pd.DataFrame:

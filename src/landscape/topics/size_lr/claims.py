@@ -4,47 +4,64 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analysis import learning_rates, seed_mean
+from .analysis import converged_share, final_values
 from ...scorecard import claim, verdict
+from ...statistics import CONVERGED_SHARE
 
 EOS_BAND = (0.8, 1.5)  # final λ_max / (2/η) counted as "at the edge of stability"
 
 
 def _final(result, name):
-    """(widths, lrs) table of the seed-mean of the last record of a curve."""
-    lrs = learning_rates(result)
-    return lrs, np.array([[seed_mean(result, name, w, lr) for lr in lrs] for w in result["widths"].tolist()])
+    """(lrs, (widths, lrs) table of seed-means of the runs' final values, (widths, lrs) True where the cell's runs
+    converged and may be read as minima)."""
+    lrs, table = final_values(result, name)
+    return lrs, table, converged_share(result) >= CONVERGED_SHARE
+
+
+def _not_converged(converged, widths, lrs) -> str:
+    cells = [f"w{w} η = {lr:g}" for i, w in enumerate(widths) for j, lr in enumerate(lrs) if not converged[i, j]]
+    return f"; not converged (loss still moving over the last 10 % of training): {', '.join(cells)}" if cells else ""
 
 
 @claim("dl.followup.size_deepens_minima", chapter="size_lr", needs=("size_lr",),
        paper="Network size changes the depth of the minima gradient descent finds (abstract; Fig. 1: three sizes, "
              "loss averaged over 20 runs). The direction is our reading: larger networks reach lower loss",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
-       criterion="seed-mean final training loss decreases strictly with width, at each learning rate")
+       criterion="seed-mean final training loss (mean of the last 5 % of records) decreases strictly with width, "
+                 f"at each learning rate whose runs converged (≥ {CONVERGED_SHARE:.0%} per cell); a learning rate "
+                 "with a cell that has not converged is not read")
 def size_deepens(result):
-    lrs, loss = _final(result, "train_loss")
+    lrs, loss, converged = _final(result, "train_loss")
     widths = result["widths"].tolist()
-    monotone = [bool(np.all(np.diff(loss[:, j]) < 0)) for j in range(len(lrs))]
-    status = verdict(all(monotone), any(monotone))
+    readable = [j for j in range(len(lrs)) if converged[:, j].all()]
+    monotone = [bool(np.all(np.diff(loss[:, j]) < 0)) for j in readable]
+    status = verdict(len(readable) == len(lrs) and all(monotone), any(monotone)) if readable else "not testable"
     ours = "; ".join(f"η = {lr:g}: " + ", ".join(f"w{w} {loss[i, j]:.3f}" for i, w in enumerate(widths))
                      for j, lr in enumerate(lrs))
-    return status, "final training loss " + ours, {"lrs": lrs, "widths": widths, "final_loss": loss.tolist()}
+    return status, "final training loss " + ours + _not_converged(converged, widths, lrs), \
+        {"lrs": lrs, "widths": widths, "final_loss": loss.tolist(), "converged": converged.tolist()}
 
 
 @claim("dl.followup.lr_flattens_minima", chapter="size_lr", needs=("size_lr",),
        paper="The learning rate changes the sharpness of the minima (abstract; Fig. 1: two learning rates, Hessian "
              "λ_max averaged over 20 runs). The direction is our reading: the larger rate ends in flatter minima",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
-       criterion="seed-mean final λ_max is lower with the larger learning rate, at each width")
+       criterion="seed-mean final λ_max (mean of the last 5 % of records) is lower with the larger learning rate, "
+                 f"at each width whose runs converged at both rates (≥ {CONVERGED_SHARE:.0%} per cell); a width with "
+                 "a cell that has not converged is not read")
 def lr_flattens(result):
-    lrs, lam = _final(result, "hessian_max")
+    lrs, lam, converged = _final(result, "hessian_max")
     widths = result["widths"].tolist()
+    readable = [i for i in range(len(widths)) if converged[i].all()]
     flatter = [bool(lam[i, -1] < lam[i, 0]) for i in range(len(widths))]
-    status = verdict(all(flatter), any(flatter))
+    read = [flatter[i] for i in readable]
+    status = verdict(len(readable) == len(widths) and all(read), any(read)) if readable else "not testable"
     ours = "; ".join(f"w{w}: " + " vs ".join(f"{lam[i, j]:.2f} (η = {lr:g})" for j, lr in enumerate(lrs))
                      for i, w in enumerate(widths))
-    return status, "final λ_max " + ours + f"; flatter with the larger rate at {sum(flatter)} of {len(widths)} widths", \
-        {"lrs": lrs, "widths": widths, "final_hessian_max": lam.tolist(), "flatter": flatter}
+    ours += f"; flatter with the larger rate at {sum(flatter)} of {len(widths)} widths" + \
+        _not_converged(converged, widths, lrs)
+    return status, "final λ_max " + ours, {"lrs": lrs, "widths": widths, "final_hessian_max": lam.tolist(),
+                                            "flatter": flatter, "converged": converged.tolist()}
 
 
 @claim("dl.followup.large_lr_edge_of_stability", chapter="size_lr", needs=("size_lr",),
@@ -54,7 +71,7 @@ def lr_flattens(result):
        criterion=f"with the largest η, the seed-mean final λ_max lies in [{EOS_BAND[0]}, {EOS_BAND[1]}] × 2/η at "
                  "every width whose small-η run is sharper than 2/η at the end, and no run diverges")
 def large_lr_eos(result):
-    lrs, lam = _final(result, "hessian_max")
+    lrs, lam, _ = _final(result, "hessian_max")
     widths = result["widths"].tolist()
     level = 2.0 / lrs[-1]
     ratio = lam[:, -1] / level

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ...settings import Setting, setting_label
+from ...statistics import readout, still_moving, t_interval
+
+COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 
 
 def settings_of(result) -> list[Setting]:
@@ -15,34 +17,24 @@ def settings_of(result) -> list[Setting]:
         result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
 
 
-def final_frame(result, record: int = -1) -> pd.DataFrame:
-    """One row per (width, member): the final training and validation accuracy and loss."""
+def final_frame(result) -> pd.DataFrame:
+    """One row per (width, member): the final training and validation accuracy and loss — each the mean over the
+    last records (`statistics.readout`), not one snapshot of a run that may spike — and whether the run converged
+    (its training loss no longer moving over the last 10 % of training, `statistics.still_moving`)."""
     settings = settings_of(result)
+    steps = result["steps"]
+    final = {name: readout(result[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
+    moving = still_moving(result["train_loss"], steps, axis=1)
     rows = []
     for i, w in enumerate(result["widths"].tolist()):
         for m, (k, seed) in enumerate(zip(result["member_setting"], result["member_seed"])):
             loss, A, T, lr = settings[k]
             rows.append({"width": w, "setting": int(k), "label": setting_label(settings[k]), "loss": loss,
                          "amplitude": A, "period": T, "lr": lr, "seed": int(seed),
-                         "train_accuracy": float(result["train_accuracy"][i, record, m]),
-                         "validation_accuracy": float(result["validation_accuracy"][i, record, m]),
-                         "train_loss": float(result["train_loss"][i, record, m]),
-                         "validation_loss": float(result["validation_loss"][i, record, m]),
+                         **{name: float(final[name][i, m]) for name in COLUMNS},
+                         "converged": not bool(moving[i, m]),
                          "diverged": bool(result["diverged_at"][i, m] >= 0)})
     return pd.DataFrame(rows)
-
-
-def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, lower, upper) of a Student-t confidence interval for the mean (NaN dropped)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(v.mean())
-    if len(v) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return mean, mean - half, mean + half
 
 
 def per_seed(frame: pd.DataFrame, width: int, setting: int, column: str, seeds=None) -> pd.Series:

@@ -47,7 +47,8 @@ def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accura
 
 def plot_paired_gain(result, reference: int, candidates, column: str = "validation_accuracy", ax=None):
     """Per width: (setting − reference) paired by seed, mean and 95% t-interval, for each candidate setting."""
-    from .analysis import final_frame, paired_difference, t_interval
+    from .analysis import final_frame, paired_difference
+    from ...statistics import t_interval
     from ...settings import setting_label
     from .analysis import settings_of
 
