@@ -99,7 +99,7 @@ def _figure_calls(smoke):
     spiral = config_from_dict(SpiralConfig, smoke["spiral_dynamical"].config)
     zoom = (spiral.steps // 2, spiral.steps)
     decay = DecayConfig()
-    checks = model_checks(smoke["lrd_toy_picture"], 10, 5, decay.gammas, decay.init_norm, draws=20, sizes=(1, 5, 9))
+    checks = model_checks(smoke["lrd_toy_picture"], 10, 5, decay.exponents, decay.init_norm, draws=20, sizes=(1, 5, 9))
     period = config_from_dict(CycleConfig, smoke["cycle"].config).period_index + 1
     snapshots = len(smoke["cycle"]["snapshot_steps"])
     ce, dynamical = _sweep_indices(smoke["capacity"])

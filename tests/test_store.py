@@ -171,7 +171,7 @@ def test_keys_do_not_depend_on_how_a_number_is_written():
                     SpiralConfig(lr=np.float64(1), width=np.int32(100), final_plain_ce=np.bool_(True))):
         assert variant == full and config_key(exp.name, exp.version, variant) == config_key(exp.name, exp.version, full)
         assert type(variant.amplitude) is float and type(variant.steps) is int
-    assert DecayConfig(gammas=[0, 1, 2], seeds=np.arange(5)) == DecayConfig()
+    assert DecayConfig(exponents=[0, 1, 2], seeds=np.arange(5)) == DecayConfig()
     sweep = SweepConfig(settings=[["dce", 1, 500, 1], ("dce", np.float32(10), np.int64(500), 1.0)])
     assert sweep.settings == (("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0))
     assert all(type(a) is float for _, a, _, _ in sweep.settings)
