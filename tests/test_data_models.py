@@ -48,6 +48,8 @@ def test_mlp_parameter_count_and_inits():
     assert torch.all(wide[0].bias == 0)
     glorot = MLP(400, 400, 3, init="glorot", seed=1)
     assert glorot[0].weight.std().item() == pytest.approx((2 / 800) ** 0.5, rel=0.02)
+    bound = 2 * (2 / 800) ** 0.5 / 0.87962566103423978  # truncated at 2 standard deviations, as JAX draws it
+    assert glorot[0].weight.abs().max().item() <= bound and glorot[0].weight.abs().max().item() > 0.95 * bound
     assert 0 < glorot[0].bias.abs().max().item() < 0.1
     assert MLP(2, 10, 3, dtype="float32")[0].weight.dtype == torch.float32
 

@@ -3,7 +3,9 @@
 Initializations (`init`):
 - "ntk2021": W ~ N(0, 1/fan_in), biases 0 (trainable) — the neural-tangents "standard parameterization"
   the authors' 2021 code used.
-- "glorot": Glorot/Xavier normal weights and small random biases N(0, 0.01²) — the authors' 2022 notebook.
+- "glorot": Glorot/Xavier normal weights, truncated at ±2 standard deviations and rescaled to variance
+  2/(fan_in + fan_out) as JAX's `glorot_normal` draws them, and small random biases N(0, 0.01²) — the authors' 2022
+  notebook (JAX).
 - "nobias": W ~ N(0, 1/fan_in) and no bias parameters at all — what the authors' notebook silently became
   when its library changed its default (a bias-free ReLU net is positively homogeneous).
 """
@@ -19,6 +21,13 @@ from torch import nn
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
 INITS = ("ntk2021", "glorot", "nobias")
+TRUNCATED_NORMAL_STD = 0.87962566103423978  # std of N(0, 1) truncated to [−2, 2]: JAX's variance_scaling divides by it
+
+
+def truncated_normal(shape, generator: torch.Generator) -> torch.Tensor:
+    """N(0, 1) truncated to [−2, 2] (float64, by the inverse CDF, as `jax.random.truncated_normal` draws it)."""
+    return torch.nn.init.trunc_normal_(torch.empty(shape, dtype=torch.float64), 0.0, 1.0, -2.0, 2.0,
+                                       generator=generator)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEVICES = "None, 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device"
 
@@ -74,8 +83,11 @@ class MLP(nn.Sequential):
         with torch.no_grad():
             for layer in self.linears():
                 fan_in, fan_out = layer.in_features, layer.out_features
-                std = math.sqrt(2.0 / (fan_in + fan_out)) if init == "glorot" else math.sqrt(1.0 / fan_in)
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * std)
+                if init == "glorot":
+                    layer.weight.copy_(truncated_normal(layer.weight.shape, generator)
+                                       * (math.sqrt(2.0 / (fan_in + fan_out)) / TRUNCATED_NORMAL_STD))
+                else:
+                    layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * math.sqrt(1.0 / fan_in))
                 if layer.bias is not None:
                     bias_std = 0.01 if init == "glorot" else 0.0
                     layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * bias_std)

@@ -194,7 +194,7 @@ def replay_init_table(config: InitTableConfig, result, *, device):
 
 
 register(Experiment(
-    name="spiral_init_table", version=1, title="Spiral: initialization × loss × seed (2021 init, Glorot, no bias)",
+    name="spiral_init_table", version=2, title="Spiral: initialization × loss × seed (2021 init, Glorot, no bias)",
     chapter="spiral", config_type=InitTableConfig,
     presets={"full": InitTableConfig(),
              "smoke": InitTableConfig(seeds=(0,), run=replace(SMOKE, hessian_every=0, ntk_every=0), curve_every=10)},
