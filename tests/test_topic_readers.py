@@ -104,3 +104,30 @@ def test_the_late_decay_claim_scores_the_papers_later_half_statistic():
     status, ours, values = test_loss_falls(result(flat_late))
     assert values["test"]["r"] < -0.5 and values["test"]["p"] < 0.05  # the overall correlation alone looks strong
     assert status == "not reproduced" and "later half" in ours
+
+
+def fake_sweep_frame():
+    """2 widths × 2 settings (0: CE, 1: DCE) × 3 seeds; DCE adds 0.1 to every accuracy at width 8 and 0 at 64."""
+    rows = []
+    for w, gain in ((8, 0.1), (64, 0.0)):
+        for k in (0, 1):
+            for seed, base in enumerate((0.5, 0.6, 0.7)):
+                rows.append({"width": w, "setting": k, "seed": seed, "train_accuracy": base + k * gain,
+                             "validation_accuracy": base - 0.1 + k * gain})
+    return pd.DataFrame(rows), [("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0)]
+
+
+def test_sweep_tables_and_numbers_on_a_made_up_frame():
+    from landscape.topics.sweeps.analysis import accuracy_table, capacity_numbers, gain_table, paired_numbers
+
+    frame, settings = fake_sweep_frame()
+    gains = gain_table(frame, settings, reference=0)
+    assert gains["Δ train acc. [95% CI]"].tolist() == ["+0.100 [+0.100, +0.100]", "+0.000 [+0.000, +0.000]"]
+    table = accuracy_table(frame, settings, [0, 1])
+    assert table["DCE A=10 T=500 η=1: train"].tolist() == ["0.70 [0.60, 0.80]", "0.60 [0.50, 0.70]"]
+    plain = accuracy_table(frame, settings, [0, 1], width_name="channels", spread=False, gain_of=1, reference=0)
+    assert plain["CE: train"].tolist() == [0.6, 0.6] and plain.columns[0] == "channels"
+    numbers = paired_numbers(frame, 1, 0)
+    assert np.isclose(numbers["gain_val_c8"], 0.1) and np.isclose(numbers["dyn_train_c64"], 0.6)
+    cap = capacity_numbers(frame, settings, 0, [1])
+    assert cap["w_gain"] == 8 and np.isclose(cap["gain_max"], 0.1) and cap["ce_fits_from"] == 0

@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import crossfit_difference, final_frame, settings_of
+from .analysis import dmse_gains
 from ...scorecard import claim, verdict
-from ...statistics import t_interval
-
-
-def _families(result):
-    settings = settings_of(result)
-    pick = lambda pred: [k for k, s in enumerate(settings) if pred(s)]
-    return {"MSE": pick(lambda s: s[1] == 1), "DMSE1": pick(lambda s: s[0] == "dmse1" and s[1] > 1),
-            "DMSE2": pick(lambda s: s[0] == "dmse2" and s[1] > 1)}
-
-
-VARIANTS = ("DMSE1", "DMSE2")
-
-
-def dmse_gains(result):
-    """{(variant, width): (mean, lower, upper)} of the cross-fitted paired validation-accuracy gain over MSE (each
-    loss at its better learning rate, picked on the other half of the seeds); the intervals are Bonferroni-corrected
-    for the variants × widths the claim picks from."""
-    frame = final_frame(result)
-    fam = _families(result)
-    widths = result["widths"].tolist()
-    return {(v, w): t_interval(crossfit_difference(frame, w, fam[v], fam["MSE"]),
-                               comparisons=len(VARIANTS) * len(widths))
-            for v in VARIANTS for w in widths}
 
 
 @claim("dl.followup.dmse_improves_validation", chapter="followup_mse", needs=("followup_mse",),

@@ -299,3 +299,45 @@ def _checks_table(c: ModelChecks, picture) -> pd.DataFrame:
                    else "not reproduced"},
     ]
     return pd.DataFrame(rows)
+
+
+def decay_table(decay) -> pd.DataFrame:
+    """Seed-mean final test loss per noise model and exponent γ (rows) and decay step T₁ (columns)."""
+    t1s = [int(t) for t in decay["decay_steps"]]
+    return pd.DataFrame([{"noise": z, "γ": f"{g:g}",
+                          **{f"T₁ = {t:,}": v for t, v in zip(t1s, final(decay, "test_loss", g, z).mean(0))}}
+                         for z in [str(z) for z in decay["noises"]] for g in [float(g) for g in decay["exponents"]]])
+
+
+def linear_control_prediction(decay, n: int, d: int, init_norm: float) -> np.ndarray:
+    """γ = 0 (linear regression): every gradient lies in the row space of X, so the end point keeps the ker X part of
+    w₀ and its test loss is ½‖(I − P)(w₀ − α*)‖² — per seed, from the problem and start the run used."""
+    seeds = tuple(int(s) for s in decay["seeds"])
+    problem = toy.make_problem(seeds, n, d)
+    w0 = toy.initial_points(seeds, d, init_norm)
+    return 0.5 * toy.project_kernel(problem.X, (w0 - problem.alpha_star).unsqueeze(1))[:, 0].square().sum(-1).numpy()
+
+
+def decay_numbers(decay, n: int, d: int, init_norm: float) -> dict:
+    """The numbers the late-decay chapter's text quotes about the linear control (γ = 0; NaN when not stored) and
+    the plain and isotropic noise models at γ = 1. g0_pred_err: the largest gap between the γ = 0 runs and
+    `linear_control_prediction` (SGD's float64 rounding, ≈ 1e-9)."""
+    out = {}
+    if 0.0 in [float(g) for g in decay["exponents"]]:
+        predicted = linear_control_prediction(decay, n, d, init_norm)
+        g0 = {z: final(decay, "test_loss", 0.0, z) for z in [str(z) for z in decay["noises"]]}
+        out["g0_pred_err"] = float(max(np.abs(g0[z] - predicted[:, None]).max() for z in ("label", "plain")))
+        out["g0_loss_mean"] = float(g0["label"].mean())
+        out["g0_iso_0"] = float(g0["isotropic"][:, 0].mean())
+        out["g0_iso_max"] = float(g0["isotropic"][:, -1].mean())
+    else:
+        out.update({key: float("nan") for key in ("g0_pred_err", "g0_loss_mean", "g0_iso_0", "g0_iso_max")})
+    plain1 = final(decay, "test_loss", 1.0, "plain")
+    iso1 = final(decay, "test_loss", 1.0, "isotropic")
+    out.update({
+        "plain_0": float(plain1[:, 0].mean()), "plain_later": float(plain1[:, 1:].mean()),
+        "plain_spread": float(((plain1[:, 1:].max(1) - plain1[:, 1:].min(1)) / plain1[:, 1:].mean(1)).max()),
+        "plain_dist_later": float(final(decay, "dist_mn", 1.0, "plain")[:, 1:].mean()),
+        "iso_min": float(iso1.mean(0).min()), "iso_max": float(iso1.mean(0).max()),
+        "iso_dist_min": float(final(decay, "dist_mn", 1.0, "isotropic").mean(0).min())})
+    return out

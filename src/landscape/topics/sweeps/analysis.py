@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
-from ...statistics import readout, still_moving, t_interval
+from ...statistics import readout, regime, still_moving, t_interval
 
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 
@@ -88,3 +88,83 @@ def crossfit_difference(frame: pd.DataFrame, width: int, candidates_a, candidate
         b = best_setting(frame, width, candidates_b, column, seeds=pick)
         out.extend(paired_difference(frame, width, a, b, column, seeds=test))
     return np.array(out)
+
+
+def interval_text(mean: float, lower: float, upper: float) -> str:
+    """'+0.012 [-0.003, +0.027]': a difference and its interval, as the chapters' tables print them."""
+    return f"{mean:+.3f} [{lower:+.3f}, {upper:+.3f}]"
+
+
+def gain_table(frame: pd.DataFrame, settings, reference: int) -> pd.DataFrame:
+    """One row per (width, setting other than `reference`): its paired training- and validation-accuracy
+    difference to the reference setting with 95% t-intervals (uncorrected: each row read alone)."""
+    rows = []
+    for w in sorted(frame.width.unique()):
+        for k, (loss, A, T, lr) in enumerate(settings):
+            if k == reference:
+                continue
+            tr = t_interval(paired_difference(frame, w, k, reference, "train_accuracy"))
+            va = t_interval(paired_difference(frame, w, k, reference, "validation_accuracy"))
+            rows.append({"width": int(w), "A": A, "T": T, "Δ train acc. [95% CI]": interval_text(*tr),
+                         "Δ validation acc. [95% CI]": interval_text(*va)})
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(frame: pd.DataFrame, settings, ks, width_name: str = "width", spread: bool = True,
+                   gain_of: int | None = None, reference: int | None = None) -> pd.DataFrame:
+    """One row per width: for each setting in `ks`, the seed-mean training accuracy (with [lowest, highest seed]
+    when `spread`) and validation accuracy; with `gain_of`, also its paired gains over `reference` (95% CI)."""
+    rows = []
+    for w in sorted(frame.width.unique()):
+        row = {width_name: int(w)}
+        for k in ks:
+            label = "CE" if not spread and settings[k][1] == 1 else setting_label(settings[k])
+            tr, va = per_seed(frame, w, k, "train_accuracy"), per_seed(frame, w, k, "validation_accuracy")
+            if spread:
+                row[f"{label}: train"] = f"{tr.mean():.2f} [{tr.min():.2f}, {tr.max():.2f}]"
+                row[f"{label}: val."] = f"{va.mean():.3f}"
+            else:
+                row[f"{label}: train"] = round(float(tr.mean()), 3)
+                row[f"{label}: val."] = round(float(va.mean()), 3)
+        if gain_of is not None:
+            for col in ("train_accuracy", "validation_accuracy"):
+                row[f"Δ {col.split('_')[0]} [95% CI]"] = interval_text(
+                    *t_interval(paired_difference(frame, w, gain_of, reference, col)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def capacity_numbers(frame: pd.DataFrame, settings, ce: int, dynamical) -> dict:
+    """The numbers the capacity chapter's text quotes: CE and the best dynamical setting at the smallest and largest
+    widths, where the dynamical loss gains most in validation accuracy, the best and worst setting at the largest
+    width, and the first width where CE is overparameterized."""
+    widths = sorted(int(w) for w in frame.width.unique())
+    ce_train = {w: per_seed(frame, w, ce, "train_accuracy").mean() for w in widths}
+    ce_val = {w: per_seed(frame, w, ce, "validation_accuracy").mean() for w in widths}
+    best_val = {w: max(per_seed(frame, w, k, "validation_accuracy").mean() for k in dynamical) for w in widths}
+    best_train = {w: max(per_seed(frame, w, k, "train_accuracy").mean() for k in dynamical) for w in widths}
+    gain = {w: best_val[w] - ce_val[w] for w in widths}
+    w_gain = max(gain, key=gain.get)
+    large = {k: float(paired_difference(frame, widths[-1], k, ce).mean()) for k in dynamical}
+    k_best, k_worst = max(large, key=large.get), min(large, key=large.get)
+    return {"ce_fits_from": int(min([w for w in widths if regime(ce_train[w]) == "over"], default=0)),
+            "w_small": widths[0], "w_large": widths[-1],
+            "ce_train_small": float(ce_train[widths[0]]), "dyn_train_small": float(best_train[widths[0]]),
+            "ce_val_large": float(ce_val[widths[-1]]), "dyn_val_large": float(best_val[widths[-1]]),
+            "w_gain": int(w_gain), "gain_max": float(gain[w_gain]), "ce_train_gain": float(ce_train[w_gain]),
+            "dyn_train_gain": float(best_train[w_gain]),
+            "best_large_label": setting_label(settings[k_best]), "best_large_diff": large[k_best],
+            "worst_large_label": setting_label(settings[k_worst]), "worst_large_diff": large[k_worst],
+            "ce_train_large": float(ce_train[widths[-1]])}
+
+
+def paired_numbers(frame: pd.DataFrame, setting: int, reference: int, width_prefix: str = "c") -> dict:
+    """Per width w and for training ("train") and validation ("val") accuracy: the reference's seed mean
+    (ce_<name>_<prefix>w), the setting's (dyn_…) and their paired mean difference (gain_…)."""
+    out = {}
+    for w in sorted(int(w) for w in frame.width.unique()):
+        for name, col in (("train", "train_accuracy"), ("val", "validation_accuracy")):
+            out[f"ce_{name}_{width_prefix}{w}"] = float(per_seed(frame, w, reference, col).mean())
+            out[f"dyn_{name}_{width_prefix}{w}"] = float(per_seed(frame, w, setting, col).mean())
+            out[f"gain_{name}_{width_prefix}{w}"] = float(paired_difference(frame, w, setting, reference, col).mean())
+    return out
