@@ -11,7 +11,7 @@ def test_thresholds_are_the_ones_the_book_states():
     assert (st.CONFIDENCE, st.OVERPARAMETERIZED, st.CLEARLY_UNDERPARAMETERIZED) == (0.95, 0.99, 0.8)
     assert (st.READOUT_FRACTION, st.CONVERGENCE_WINDOW, st.CONVERGENCE_RTOL, st.CONVERGENCE_ATOL) == (
         0.05, 0.10, 0.05, 1e-3)
-    assert st.CONVERGED_SHARE == 0.9
+    assert st.CONVERGED_SHARE == 0.9 and st.MIN_SPLITS == 3
 
 
 def test_bonferroni_widens_the_interval_for_a_best_of_k():

@@ -131,3 +131,10 @@ def test_sweep_tables_and_numbers_on_a_made_up_frame():
     assert np.isclose(numbers["gain_val_c8"], 0.1) and np.isclose(numbers["dyn_train_c64"], 0.6)
     cap = capacity_numbers(frame, settings, 0, [1])
     assert cap["w_gain"] == 8 and np.isclose(cap["gain_max"], 0.1) and cap["ce_fits_from"] == 0
+
+
+def test_generalization_claims_need_three_splits():
+    from landscape.topics.sweeps.analysis import data_splits, splits_note
+
+    assert data_splits({}) == 1 and "needs ≥ 3 splits" in splits_note({})
+    assert data_splits({"split_seeds": np.arange(3)}) == 3 and splits_note({"split_seeds": np.arange(3)}) == ""

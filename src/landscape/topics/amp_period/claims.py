@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of
+from ..sweeps.analysis import data_splits, final_frame, paired_difference, per_seed, settings_of, splits_note
 from ...settings import setting_label
 from ...scorecard import claim, verdict
-from ...statistics import OVERPARAMETERIZED, regime, t_interval
+from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
 
 
 @claim("dl.amp_period.map", chapter="amp_period", needs=("amp_period",),
@@ -41,7 +41,9 @@ def amp_period_map(result):
             better = [k for k, (m, lo, hi) in intervals.items() if m > 0]
             best = max(dyn, key=lambda k: intervals[k][0])
             m, lo, hi = intervals[best]
-            ok = bool(significant)
+            ok = bool(significant) and data_splits(result) >= MIN_SPLITS
+            if significant and not ok:
+                parts.append(splits_note(result)[2:])
             parts.append(f"width {w} (over: CE training accuracy {ce_train:.2f}, validation {ce_val:.3f}): "
                          f"{len(better)} of {len(dyn)} cells have higher mean validation accuracy, {len(significant)} "
                          f"significantly after a Bonferroni correction for the {len(dyn)} cells "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import best_setting, final_frame, paired_difference, per_seed, settings_of
+from ..sweeps.analysis import (best_setting, data_splits, final_frame, paired_difference, per_seed, settings_of,
+                               splits_note)
 from ...settings import setting_label
 from ...scorecard import claim, verdict
-from ...statistics import OVERPARAMETERIZED, regime, t_interval
+from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
 
 FAILS_BELOW = 0.9  # training accuracy of a run that did not fit the spiral
 TRAINS_AT_LEAST = 0.95  # training accuracy of a run that did
@@ -66,7 +67,8 @@ def small_nets_rescued(result):
        criterion="at the largest width (overparameterized: CE's mean training accuracy ≥ "
                  f"{OVERPARAMETERIZED}), validation accuracy of the best of the k dynamical settings − CE, paired by "
                  "seed: its 95% t-interval, Bonferroni-corrected for the k settings it was picked from, lies above 0, "
-                 "and the setting picked on seeds of one half still beats CE on the other")
+                 "and the setting picked on seeds of one half still beats CE on the other, over ≥ "
+                 f"{MIN_SPLITS} data splits (fewer splits: partly at best)")
 def overparam_generalizes_better(result):
     frame = final_frame(result)
     settings, ce, dyn = _ce_and_dynamical(result)
@@ -97,4 +99,6 @@ def overparam_generalizes_better(result):
     if regime(ce_train) == "under":
         return "not testable", ours + f" — CE does not fit the training set at width {w}, so this width is not " \
                                       "in the overparameterized regime", values
-    return verdict(lo > 0 and min(held_out) > 0, hi >= 0 and mean > 0), ours, values
+    values["splits"] = data_splits(result)
+    ours += splits_note(result)
+    return verdict(lo > 0 and min(held_out) > 0 and values["splits"] >= MIN_SPLITS, hi >= 0 and mean > 0), ours, values

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of
+from ..sweeps.analysis import data_splits, final_frame, paired_difference, per_seed, settings_of, splits_note
 from ...settings import setting_label
 from ...scorecard import claim, verdict
-from ...statistics import OVERPARAMETERIZED, regime, t_interval
+from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
 
 
 @claim("dl.image.mnist1d", chapter="image", needs=("image",),
@@ -43,6 +43,8 @@ def image_mnist1d(result):
     if not ce_fits:
         ours += (f" — CE's final training accuracy is below {OVERPARAMETERIZED} even at {w} channels, so no width is judged "
                  "overparameterized and the generalization half cannot be tested")
-    checks = [bool(under)] + ([over] if ce_fits else [])
+    if ce_fits and over and data_splits(result) < MIN_SPLITS:
+        ours += splits_note(result)
+    checks = [bool(under)] + ([over and data_splits(result) >= MIN_SPLITS] if ce_fits else [])
     status = verdict(all(checks) and ce_fits, any(checks))
     return status, ours, values

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
-from ...statistics import readout, regime, still_moving, t_interval
+from ...statistics import MIN_SPLITS, readout, regime, still_moving, t_interval
 
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 
@@ -15,6 +15,19 @@ COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_lo
 def settings_of(result) -> list[Setting]:
     return [Setting(str(l), float(a), int(t), float(r)) for l, a, t, r in zip(
         result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
+
+
+def data_splits(result) -> int:
+    """How many data splits a stored sweep covers (its runs vary the initial seed on each)."""
+    arrays = getattr(result, "arrays", result)
+    return len(arrays["split_seeds"]) if "split_seeds" in arrays else 1
+
+
+def splits_note(result) -> str:
+    """'' when the sweep covers MIN_SPLITS data splits; else why a generalization claim stops at "partly"."""
+    n = data_splits(result)
+    return "" if n >= MIN_SPLITS else (f"; {n} data split{'s' if n > 1 else ''} only: a generalization claim needs "
+                                       f"≥ {MIN_SPLITS} splits to count as reproduced")
 
 
 def final_frame(result) -> pd.DataFrame:
