@@ -126,7 +126,7 @@ class DaskExecutor:
                                                         dashboard_address=None, silence_logs=40)
                 self.client = distributed.Client(self.cluster)
             elif self.scheduler is not None:
-                self.client = distributed.Client(self.scheduler, timeout="30s")
+                self.client = distributed.Client(self.scheduler, timeout="15s")
             else:
                 self.cluster = jobqueue_cluster(self.jobqueue, **self.jobqueue_options)
                 self.cluster.scale(jobs=self.jobs)

@@ -69,7 +69,7 @@ def load(name: str, preset: str | None = "full", config=None, store: Store | Non
     key = config_key(experiment.name, experiment.version, config)
     path = store.path(experiment.name, key, label)
     if not path.exists():
-        sets = "".join(f" --set {k}={_cli_value(v)}" for k, v in applied.items())
+        sets = "".join(f" {s}" for s in set_options(applied))
         how = f"python -m landscape run {name} --preset {preset}{sets}" if preset else \
             "load_or_run(name, config=config)"
         raise MissingResultError(
@@ -79,10 +79,13 @@ def load(name: str, preset: str | None = "full", config=None, store: Store | Non
     return _typed(load_result(path), config)  # the file's config hashes to `key`: it is this config
 
 
-def _cli_value(value) -> str:
-    if isinstance(value, list) and not any(isinstance(v, list) for v in value):
-        return ",".join(str(v) for v in value)
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+def set_options(overrides: dict) -> list[str]:
+    """Overrides as the `--set KEY=VALUE` options that give them (tuples comma-separated, nested ones as JSON)."""
+    def text(value):
+        if isinstance(value, (list, tuple)) and not any(isinstance(v, (list, tuple, dict)) for v in value):
+            return ",".join(str(v) for v in value)
+        return json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
+    return [f"--set {k}={text(v)}" for k, v in overrides.items()]
 
 
 def load_or_run(name: str, preset: str | None = "full", config=None, *, device=None, force: bool = False,
@@ -178,7 +181,7 @@ def units_of(experiment, config) -> Units:
     """The experiment's units (`Experiment.split`), or the whole run as one unit."""
     if experiment.split is not None:
         return experiment.split(config)
-    return Units(((experiment.name, config),), run_whole, None, (experiment.name,))
+    return Units(((experiment.name, config),), run_whole, None, ("whole run",))
 
 
 def run_whole(unit, *, device, progress, checkpoint):
