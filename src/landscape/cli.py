@@ -258,6 +258,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted: work up to the last checkpoint (saved every 20 s) is kept; rerun the same command to "
-              "resume", file=sys.stderr)
+        print("interrupted: finished units and work up to the last checkpoint (saved every 20 s) are kept; rerun the "
+              "same command to resume", file=sys.stderr)
         return 130
