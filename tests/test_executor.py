@@ -47,6 +47,10 @@ def test_overrides_follow_the_field_types():
     assert apply_overrides(base, {"seeds": 20, "widths": (16, 32, 64)})[0] == config.__class__(
         **{**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, "seeds": 20, "widths": (16, 32, 64)})
     assert apply_overrides(base, ["seeds=10"]) == (base, {})
+    # fields that depend on each other change together (validated once, after all of them)
+    assert apply_overrides(base, ["steps=1000", "record_every=100"])[1] == {"steps": 1000, "record_every": 100}
+    with pytest.raises(ConfigError, match="record_every=400 is not allowed: record_every must be a divisor of steps"):
+        apply_overrides(base, ["steps=1000"])
 
 
 @pytest.mark.parametrize("item, words", [

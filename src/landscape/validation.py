@@ -167,16 +167,37 @@ def apply_overrides(config, overrides):
             require(isinstance(item, str) and "=" in item, "--set", "KEY=VALUE (e.g. seeds=20)", item)
             key, value = item.split("=", 1)
             items.append((key.strip(), value))
-    changed = {}
+    tree: dict = {}
     for name, raw in items:
-        before = _get_path(config, name)
-        config = _set_path(config, name.split("."), raw, name)
-        after = _get_path(config, name)
-        if after != before:
-            changed[name] = json.loads(json.dumps(after))
-        else:
-            changed.pop(name, None)
-    return config, changed
+        _get_path(config, name)  # an unknown field is named before anything is parsed
+        node = tree
+        *parents, last = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = (name, raw)
+    new = _apply(config, tree)  # all at once: fields that depend on each other (steps, record_every) change together
+    changed = {}
+    for name, _ in items:
+        if _get_path(new, name) != _get_path(config, name):
+            changed[name] = json.loads(json.dumps(_get_path(new, name)))
+    return new, changed
+
+
+def _apply(config, tree: dict):
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for head, value in tree.items():
+        current = getattr(config, head)
+        if isinstance(value, dict):
+            changes[head] = _apply(current, value)
+            continue
+        name, raw = value
+        if dataclasses.is_dataclass(current):
+            raise ConfigError(f"{name} is a group of fields, not one value",
+                              hint="set one of them: " + ", ".join(f"{name}.{f.name}"
+                                                                   for f in dataclasses.fields(current)))
+        changes[head] = _override_value(raw, hints.get(head, typing.Any), name)
+    return dataclasses.replace(config, **changes)
 
 
 def _fields_of(config) -> str:
@@ -192,15 +213,3 @@ def _get_path(config, name: str):
             raise ConfigError(f"{name} is not a field of {where}", hint=f"fields: {allowed}")
         value = getattr(value, part)
     return value
-
-
-def _set_path(config, parts: list[str], raw, name: str):
-    head = parts[0]
-    current = getattr(config, head)
-    if len(parts) > 1:
-        return dataclasses.replace(config, **{head: _set_path(current, parts[1:], raw, name)})
-    if dataclasses.is_dataclass(current):
-        raise ConfigError(f"{name} is a group of fields, not one value",
-                          hint="set one of them: " + ", ".join(f"{name}.{f.name}" for f in dataclasses.fields(current)))
-    hint = typing.get_type_hints(type(config)).get(head, typing.Any)
-    return dataclasses.replace(config, **{head: _override_value(raw, hint, name)})
