@@ -23,16 +23,7 @@ from landscape.executor import DaskExecutor, InProcess  # noqa: E402
 from landscape.runner import load_or_run  # noqa: E402
 from landscape.store import Store  # noqa: E402
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--workers", type=int, default=2)
-parser.add_argument("--steps", type=int, default=4000)
-parser.add_argument("--widths", type=int, nargs="+", default=[40, 48, 56, 64])
-parser.add_argument("--repeats", type=int, default=1)
-args = parser.parse_args()
-overrides = {"widths": tuple(args.widths), "steps": args.steps}
-
-
-def timed(executor):
+def timed(executor, overrides):
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
         result = load_or_run("capacity", "full", overrides=overrides, store=Store(Path(root)), progress=False,
@@ -48,30 +39,44 @@ def worker_busy(result) -> float:
     return max(per_worker.values())
 
 
-print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {len(os.sched_getaffinity(0))} CPU cores; sweep: capacity "
-      f"widths {args.widths}, {args.steps} steps, 40 networks per width")
-rows = []
-for repeat in range(args.repeats):
-    t_in, r_in = timed(InProcess())
-    dask = DaskExecutor(workers=args.workers)
-    start = time.perf_counter()
-    dask._connect()  # the cluster's start-up, timed apart from the run (a cluster is started once for many runs)
-    startup = time.perf_counter() - start
-    t_dask, r_dask = timed(dask)
-    dask.close()
-    same = r_in.key == r_dask.key and all(np.array_equal(v, r_dask.arrays[k], equal_nan=v.dtype.kind == "f")
-                                          for k, v in r_in.arrays.items())
-    busy = worker_busy(r_dask)
-    units_in = r_in.provenance["units"]["wall_time_s"]
-    units_dask = r_dask.provenance["units"]["wall_time_s"]
-    rows.append((t_in, t_dask, startup, busy))
-    print(f"[{repeat + 1}] in-process {t_in:.1f} s (units {', '.join(f'{t:.1f}' for t in units_in)} s) | "
-          f"{args.workers} workers {t_dask:.1f} s + start-up {startup:.1f} s (units "
-          f"{', '.join(f'{t:.1f}' for t in units_dask)} s; busiest worker {busy:.1f} s) | identical arrays: {same}")
-    print(f"    ratio {t_in / t_dask:.2f}× (run), {t_in / (t_dask + startup):.2f}× (with start-up); units' overhead "
-          f"{t_dask - busy:.2f} s per run ({(t_dask - busy) / len(units_dask):.2f} s per unit); a unit on a worker "
-          f"takes {sum(units_dask) / sum(units_in):.2f}× its in-process time")
-    assert same, "the two ways stored different arrays"
-best = max(rows, key=lambda r: r[0] / r[1])
-print(f"best ratio {best[0] / best[1]:.2f}× ({best[0] / (best[1] + best[2]):.2f}× with start-up); "
-      f"load after: {os.getloadavg()[0]:.2f}")
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--widths", type=int, nargs="+", default=[40, 48, 56, 64])
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    overrides = {"widths": tuple(args.widths), "steps": args.steps}
+
+
+    print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {len(os.sched_getaffinity(0))} CPU cores; sweep: capacity "
+          f"widths {args.widths}, {args.steps} steps, 40 networks per width")
+    rows = []
+    for repeat in range(args.repeats):
+        t_in, r_in = timed(InProcess(), overrides)
+        dask = DaskExecutor(workers=args.workers)
+        start = time.perf_counter()
+        dask._connect()  # the cluster's start-up, timed apart from the run (a cluster is started once for many runs)
+        startup = time.perf_counter() - start
+        t_dask, r_dask = timed(dask, overrides)
+        dask.close()
+        same = r_in.key == r_dask.key and all(np.array_equal(v, r_dask.arrays[k], equal_nan=v.dtype.kind == "f")
+                                              for k, v in r_in.arrays.items())
+        busy = worker_busy(r_dask)
+        units_in = r_in.provenance["units"]["wall_time_s"]
+        units_dask = r_dask.provenance["units"]["wall_time_s"]
+        rows.append((t_in, t_dask, startup, busy))
+        print(f"[{repeat + 1}] in-process {t_in:.1f} s (units {', '.join(f'{t:.1f}' for t in units_in)} s) | "
+              f"{args.workers} workers {t_dask:.1f} s + start-up {startup:.1f} s (units "
+              f"{', '.join(f'{t:.1f}' for t in units_dask)} s; busiest worker {busy:.1f} s) | identical arrays: {same}")
+        print(f"    ratio {t_in / t_dask:.2f}× (run), {t_in / (t_dask + startup):.2f}× (with start-up); units' overhead "
+              f"{t_dask - busy:.2f} s per run ({(t_dask - busy) / len(units_dask):.2f} s per unit); a unit on a worker "
+              f"takes {sum(units_dask) / sum(units_in):.2f}× its in-process time")
+        assert same, "the two ways stored different arrays"
+    best = max(rows, key=lambda r: r[0] / r[1])
+    print(f"best ratio {best[0] / best[1]:.2f}× ({best[0] / (best[1] + best[2]):.2f}× with start-up); "
+          f"load after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":  # Dask's worker processes import this file: they must not run it
+    main()
