@@ -44,6 +44,7 @@ notebooks: install
 bench: install
 	$(PY) benchmarks/spiral_speed.py
 	$(PY) benchmarks/ensemble_speed.py
+	$(PY) benchmarks/dask_speed.py
 
 # Compute every missing full result: the units of every experiment on a local Dask cluster with one single-threaded
 # worker per CPU core (WORKERS=N to change). Resumable: rerun after an interruption; finished units are kept.
