@@ -157,12 +157,14 @@ class DaskExecutor:
             client.cancel([f for f in futures if not f.done()])
 
     def close(self) -> None:
-        if self._own:
-            if self.client is not None:
-                self.client.close()
-            if self.cluster is not None:
-                self.cluster.close()
-        self.client = self.cluster = None if self._own else self.client
+        """Close the client and the cluster this executor started (a client given to it is left open)."""
+        if not self._own:
+            return
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
 
 
 def _is_local(client) -> bool:
