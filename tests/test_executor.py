@@ -179,3 +179,26 @@ def test_jobqueue_builds_the_job_script_without_submitting(monkeypatch, kind, di
     assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1" in script
     assert "--nthreads 1" in script  # one single-threaded worker per job
     assert "distributed.cli.dask_worker" in script
+
+
+def test_dask_is_imported_only_when_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, landscape.cli, landscape.runner, landscape.executor; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'dask_jobqueue')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run"], ["needs an experiment name", "list --names"]),
+    (["run", "capacity", "--all"], ["names or --all"]),
+    (["run", "capacity", "size_lr", "--set", "seeds=2"], ["--set applies to one experiment"]),
+    (["run", "capacity", "--workers", "0"], ["--workers=0", "integer >= 1"]),
+])
+def test_run_arguments_are_checked_before_any_compute(capsys, results, argv, words):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
