@@ -202,3 +202,15 @@ def test_run_arguments_are_checked_before_any_compute(capsys, results, argv, wor
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err
     for word in words:
         assert word in err, (word, err)
+
+
+def test_longest_units_get_the_highest_priority(results):
+    class Recorder(executor_module.InProcess):
+        def map(self, tasks, **kwargs):
+            self.seen = [(t.label, t.priority) for t in tasks]
+            super().map(tasks, **kwargs)
+
+    recorder = Recorder()
+    load_or_run("capacity", "smoke", overrides=SMALL, progress=False, executor=recorder)
+    assert recorder.seen == [("capacity width 4", -3), ("capacity width 8", -2), ("capacity width 12", -1),
+                             ("capacity width 16", 0)]

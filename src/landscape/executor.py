@@ -46,6 +46,7 @@ class Task:
     unit: Any
     label: str
     checkpoint: Path | None = None
+    priority: int = 0  # higher starts first on Dask (the longest units of each experiment)
 
 
 def execute(run: Callable, unit, device: str, checkpoint: str | None, progress: bool, threads: int | None = None):
@@ -144,10 +145,12 @@ class DaskExecutor:
         client = self._connect()
         run_id = uuid.uuid4().hex[:8]
         futures, index = [], {}
-        for i, task in enumerate(tasks):
+        # submitted longest first (a task submitted earlier reaches a free worker before a later one's priority counts)
+        for i in sorted(range(len(tasks)), key=lambda i: -tasks[i].priority):
+            task = tasks[i]
             checkpoint = str(task.checkpoint) if (task.checkpoint is not None and self.local) else None
             future = client.submit(execute, task.run, task.unit, str(device), checkpoint, False, 1,
-                                   key=f"unit-{run_id}-{i}", pure=False)
+                                   key=f"unit-{run_id}-{i}", pure=False, priority=task.priority)
             futures.append(future)
             index[future.key] = i
         try:

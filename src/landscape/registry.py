@@ -39,12 +39,14 @@ class Units:
     """An experiment's independent units of work. `run(unit, *, device, progress, checkpoint) -> arrays` is a
     module-level function (it is pickled by reference to run on another process or machine) that sets its own CPU
     threads and seeds from `unit` alone; `assemble(outputs) -> (arrays, summary)` runs where the client is, on the
-    units' outputs in the order of `units`. `labels` name the units for people (progress, `list`)."""
+    units' outputs in the order of `units`. `labels` name the units for people (progress, `list`); `costs` (relative,
+    optional) let an executor with several workers start the longest units first."""
 
     units: tuple
     run: Callable
     assemble: Callable
     labels: tuple = ()
+    costs: tuple = ()
 
     def label(self, i: int) -> str:
         return self.labels[i] if i < len(self.labels) else f"unit {i}"

@@ -154,10 +154,12 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
         run.outputs = run.files.load(len(run.plan.units))  # finished before an interruption: kept
         run.start = time.perf_counter()
         done_before += len(run.outputs)
+        costs = run.plan.costs or (0,) * len(run.plan.units)
+        longest_first = sorted(range(len(run.plan.units)), key=lambda i: -costs[i])
         for i, unit in enumerate(run.plan.units):
             if i not in run.outputs:
                 tasks.append(Task(run.plan.run, unit, f"{run.experiment.name} {run.plan.label(i)}",
-                                  run.files.checkpoint(i)))
+                                  run.files.checkpoint(i), priority=-longest_first.index(i)))
                 owners.append((j, run, i))
 
     def finish(j: int, run: _Run) -> None:

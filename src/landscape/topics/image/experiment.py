@@ -111,7 +111,8 @@ def split_image(config: ImageConfig, until=None) -> Units:
     """One unit per width (channel count)."""
     steps = config.steps if until is None else min(until, config.steps)
     return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(sweep_arrays, config, width_prefix="c"), tuple(f"width {w}" for w in config.widths))
+                 partial(sweep_arrays, config, width_prefix="c"), tuple(f"width {w}" for w in config.widths),
+                 costs=config.widths)
 
 
 def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, until=None):

@@ -78,7 +78,7 @@ def split_size_lr(config: SizeLRConfig, until=None) -> Units:
     """One unit per width."""
     steps = config.steps if until is None else min(until, config.steps)
     return Units(tuple((config, w, steps) for w in config.widths), run_width, partial(assemble_size_lr, config),
-                 tuple(f"width {w}" for w in config.widths))
+                 tuple(f"width {w}" for w in config.widths), costs=config.widths)
 
 
 def run_size_lr(config: SizeLRConfig, *, device, progress=True, checkpoint=None, until=None):

@@ -126,7 +126,8 @@ def split_sweep(config: SweepConfig, until=None) -> Units:
     bits do not depend on how the sweep is run)."""
     steps = config.steps if until is None else min(until, config.steps)
     return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(sweep_arrays, config, width_prefix="w"), tuple(f"width {w}" for w in config.widths))
+                 partial(sweep_arrays, config, width_prefix="w"), tuple(f"width {w}" for w in config.widths),
+                 costs=config.widths)
 
 
 def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
