@@ -66,12 +66,15 @@ def main():
         units_in = r_in.provenance["units"]["wall_time_s"]
         units_dask = r_dask.provenance["units"]["wall_time_s"]
         rows.append((t_in, t_dask, startup, busy))
+        share_in, share_dask = (sum(r.provenance["units"]["cpu_time_s"]) / sum(r.provenance["units"]["wall_time_s"])
+                                for r in (r_in, r_dask))
         print(f"[{repeat + 1}] in-process {t_in:.1f} s (units {', '.join(f'{t:.1f}' for t in units_in)} s) | "
               f"{args.workers} workers {t_dask:.1f} s + start-up {startup:.1f} s (units "
               f"{', '.join(f'{t:.1f}' for t in units_dask)} s; busiest worker {busy:.1f} s) | identical arrays: {same}")
         print(f"    ratio {t_in / t_dask:.2f}× (run), {t_in / (t_dask + startup):.2f}× (with start-up); units' overhead "
               f"{t_dask - busy:.2f} s per run ({(t_dask - busy) / len(units_dask):.2f} s per unit); a unit on a worker "
-              f"takes {sum(units_dask) / sum(units_in):.2f}× its in-process time")
+              f"takes {sum(units_dask) / sum(units_in):.2f}× its in-process time; CPU time / wall time of the units "
+              f"{share_in:.2f} in-process, {share_dask:.2f} on the workers (below 1: waiting for a core)")
         assert same, "the two ways stored different arrays"
     best = max(rows, key=lambda r: r[0] / r[1])
     print(f"best ratio {best[0] / best[1]:.2f}× ({best[0] / (best[1] + best[2]):.2f}× with start-up); "

@@ -54,11 +54,13 @@ def execute(run: Callable, unit, device: str, checkpoint: str | None, progress: 
     if threads is not None:
         torch.set_num_threads(threads)
     runtime.start_run()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = run(unit, device=torch.device(device), progress=progress,
               checkpoint=Checkpoint(Path(checkpoint)) if checkpoint else None)
     arrays, summary = out if isinstance(out, tuple) else (out, {})
-    info = {"wall_time_s": round(time.perf_counter() - start, 3), "cpu_threads": runtime.threads_in_run(),
+    info = {"wall_time_s": round(time.perf_counter() - start, 3),
+            "cpu_time_s": round(time.process_time() - cpu, 3),  # below the wall time when it waited for a core
+            "cpu_threads": runtime.threads_in_run(),
             "host": platform.node(), "pid": os.getpid()}
     return {k: np.asarray(v) for k, v in arrays.items()}, summary, info
 

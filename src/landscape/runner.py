@@ -203,6 +203,7 @@ def _store(run: _Run, device, executor, store: Store) -> Result:
                       max(info["cpu_threads"] for info in infos))
     prov["units"] = {**executor.describe(), "count": len(infos),
                      "wall_time_s": [info["wall_time_s"] for info in infos],
+                     "cpu_time_s": [info.get("cpu_time_s") for info in infos],
                      "ran_on": [f"{info.get('host', '?')}:{info.get('pid', '?')}" for info in infos],
                      "compute_s": round(sum(info["wall_time_s"] for info in infos), 2)}
     if run.overrides:
