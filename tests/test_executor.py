@@ -177,6 +177,7 @@ def test_jobqueue_builds_the_job_script_without_submitting(monkeypatch, kind, di
     assert script.startswith("#!/usr/bin/env bash") and directive in script
     assert "normal" in script and "proj42" in script and "01:30:00" in script
     assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1" in script
+    assert "export MALLOC_TRIM_THRESHOLD_=134217728 MALLOC_MMAP_THRESHOLD_=33554432" in script
     assert "--nthreads 1" in script  # one single-threaded worker per job
     assert "distributed.cli.dask_worker" in script
 

@@ -121,12 +121,14 @@ class DaskExecutor:
     def _connect(self):
         if self.client is not None:
             return self.client
+        import dask
         import distributed
 
         try:
             if self.workers is not None:
-                self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                        dashboard_address=None, silence_logs=40)
+                with dask.config.set(WORKER_CONFIG):
+                    self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                                            processes=True, dashboard_address=None, silence_logs=40)
                 self.client = distributed.Client(self.cluster)
             elif self.scheduler is not None:
                 self.client = distributed.Client(self.scheduler, timeout="15s")
@@ -181,13 +183,21 @@ def _is_local(client) -> bool:
     return bool(hosts) and hosts <= {"127.0.0.1", "localhost", platform.node()}
 
 
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive mmap
+# threshold: every multi-megabyte tensor of a training step is then a fresh mmap (page faults), and a sweep's unit ran
+# 1.2-1.35x slower on a worker than in-process (measured; docs/DESIGN.md). Our workers keep glibc's defaults.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
 JOBQUEUES = ("slurm", "pbs")
 
 # Defaults for batch jobs, used where the Dask configuration (`~/.config/dask/jobqueue.yaml`, section
 # jobqueue.slurm or jobqueue.pbs) does not say: one single-threaded worker per job, so that units give the same bits
 # as in-process, and BLAS/OpenMP pinned to one thread.
 JOB_DEFAULTS = {"cores": 1, "processes": 1, "memory": "4GB", "walltime": "04:00:00"}
-JOB_PROLOGUE = ["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1"]
+JOB_PROLOGUE = ["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
+                # the job's environment wins over the nanny's MALLOC_TRIM_THRESHOLD_=65536 (see WORKER_CONFIG): large
+                # buffers stay on the heap, as with glibc's adaptive defaults
+                "export MALLOC_TRIM_THRESHOLD_=134217728 MALLOC_MMAP_THRESHOLD_=33554432"]
 
 
 def jobqueue_cluster(kind: str, **options):
