@@ -44,10 +44,13 @@ notebooks: install
 bench: install
 	$(PY) benchmarks/spiral_speed.py
 	$(PY) benchmarks/ensemble_speed.py
+	$(PY) benchmarks/dask_speed.py
 
-# Compute every missing full result (resumable: rerun after an interruption).
+# Compute every missing full result: the units of every experiment on a local Dask cluster with one single-threaded
+# worker per CPU core (WORKERS=N to change). Resumable: rerun after an interruption; finished units are kept.
+WORKERS ?= $(shell $(PY) -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || nproc)
 results: install
-	for name in $$($(PY) -m landscape list --names); do $(PY) -m landscape run $$name --preset full || exit 1; done
+	$(PY) -m landscape run --all --preset full --workers $(WORKERS)
 
 clean:
 	rm -rf _build

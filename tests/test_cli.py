@@ -133,10 +133,11 @@ def test_interrupt_is_one_line_and_debug_shows_the_traceback(capsys, results, mo
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "load_or_run", interrupted)
+    monkeypatch.setattr(cli, "run_many", interrupted)
     code, _, err = run_cli(capsys, "run", "spiral_ce", "--preset", "smoke")
     assert code == 130 and err.strip().splitlines() == [
-        "interrupted: work up to the last checkpoint (saved every 20 s) is kept; rerun the same command to resume"]
+        "interrupted: finished units and work up to the last checkpoint (saved every 20 s) are kept; rerun the same "
+        "command to resume"]
     with pytest.raises(KeyboardInterrupt):
         cli.main(["run", "spiral_ce", "--preset", "smoke", "--debug"])
 

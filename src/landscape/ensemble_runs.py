@@ -4,6 +4,7 @@ and the drift check of stored ensemble curves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -14,7 +15,7 @@ from .data import Dataset, spiral_split
 from .ensemble import EnsembleLog
 from .runtime import Checkpoint
 from .validation import normalize_fields, require, require_finite, require_int
-from .registry import Comparison
+from .registry import Comparison, Units
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,18 @@ def run_groups(groups: list[Callable], *, progress: bool, checkpoint: Checkpoint
         bar.update(1)
     bar.close()
     return [{k: v.numpy() for k, v in d.items()} for d in done]
+
+
+def _unit_group(run_unit: Callable, unit, device, checkpoint, progress):
+    return run_unit(unit, device=device, progress=progress, checkpoint=checkpoint)
+
+
+def run_units(plan: Units, *, device, progress: bool, checkpoint: Checkpoint | None, description: str):
+    """An experiment's units run here, one after the other (resumable as `run_groups`), then assembled: the
+    in-process path of `landscape.executor`, for `run` and the drift check's short replays."""
+    outputs = run_groups([partial(_unit_group, plan.run, unit, device) for unit in plan.units], progress=progress,
+                         checkpoint=checkpoint, description=description)
+    return plan.assemble(outputs)
 
 
 def merge_members(parts, members: int, names) -> dict[str, np.ndarray]:

@@ -4,6 +4,11 @@ validated config type, presets ("smoke" for CI, "full" for the book), a run func
 `run(config, *, device, progress, checkpoint) -> (arrays, summary)` computes a result; `replay(config, result, *,
 device) -> list[Comparison]` recomputes the first steps of a stored result so a test can compare them with what is
 stored. Bump `version` whenever a code change alters what `run` produces.
+
+An experiment whose work falls into independent units (a width of a sweep, one run of a table) also has
+`split(config) -> Units`: the units (small picklable descriptions), a module-level function that runs one, and the
+assembly of their outputs into the stored arrays. `landscape.executor` runs the units in-process or on Dask; the
+assembled result is the one `run` returns, bit for bit. Experiments without `split` run as a single unit.
 """
 
 from __future__ import annotations
@@ -30,6 +35,24 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Units:
+    """An experiment's independent units of work. `run(unit, *, device, progress, checkpoint) -> arrays` is a
+    module-level function (it is pickled by reference to run on another process or machine) that sets its own CPU
+    threads and seeds from `unit` alone; `assemble(outputs) -> (arrays, summary)` runs where the client is, on the
+    units' outputs in the order of `units`. `labels` name the units for people (progress, `list`); `costs` (relative,
+    optional) let an executor with several workers start the longest units first."""
+
+    units: tuple
+    run: Callable
+    assemble: Callable
+    labels: tuple = ()
+    costs: tuple = ()
+
+    def label(self, i: int) -> str:
+        return self.labels[i] if i < len(self.labels) else f"unit {i}"
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     version: int
@@ -41,6 +64,7 @@ class Experiment:
     replay: Callable
     description: str = ""
     tags: tuple = field(default_factory=tuple)
+    split: Callable | None = None  # split(config) -> Units; None: the whole run is one unit
 
     def preset(self, name: str):
         require_choice("preset", name, tuple(self.presets))

@@ -126,7 +126,9 @@ def load_result(path: Path) -> Result:
     """Read a result file whole, or raise CorruptResultError naming it: unreadable, an older format, a checksum that
     does not match (an edited header or array), or a config that does not hash to the file's key."""
     path = Path(path)
-    hint = f"recompute it: python -m landscape run {path.parent.name} --preset {path.stem.split('-')[0]} --force"
+    preset = path.stem.split('-')[0]
+    hint = f"recompute it: python -m landscape run {path.parent.name} --preset {preset.removesuffix('+set')} " \
+           f"{'--set … (as before) ' if preset.endswith('+set') else ''}--force"
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -186,6 +188,10 @@ class Store:
     def checkpoint_path(self, name: str, key: str) -> Path:
         """Where the partial state of an unfinished run lives (`runtime.Checkpoint`)."""
         return self.root / ".partial" / f"{name}-{key}.pt"
+
+    def units_dir(self, name: str, key: str) -> Path:
+        """Where the finished units of an unfinished run live (`landscape.executor.UnitFiles`)."""
+        return self.root / ".partial" / f"{name}-{key}.units"
 
     def stored(self, name: str) -> list[Path]:
         return sorted((self.root / name).glob("*.npz"))

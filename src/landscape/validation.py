@@ -107,3 +107,109 @@ def normalize_fields(config) -> None:
             require(isinstance(plain, str), f.name, "a string", value)
         if plain is not value:
             object.__setattr__(config, f.name, plain)
+
+
+def _override_value(raw, hint, name: str):
+    """`raw` (a string from `--set name=raw`) as a value of the field's annotated type; other values pass through
+    (the config's own validation judges them)."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        require(text.lower() in words, name, "true or false", raw)
+        return words[text.lower()]
+    if hint is int:
+        try:
+            return int(text)
+        except ValueError:
+            require(False, name, "an integer", raw)
+    if hint is float:
+        try:
+            return float(text)
+        except ValueError:
+            require(False, name, "a number", raw)
+    if hint is str:
+        return raw
+    if hint is tuple or origin is tuple or _is_named_tuple(hint):
+        if text.startswith("["):
+            import json
+
+            try:
+                return json.loads(text)
+            except ValueError:
+                require(False, name, "a JSON list, e.g. [[\"dce\", 1, 500, 1.0]]", raw)
+        elements = [t.strip() for t in text.split(",") if t.strip()]
+        if len(args) == 2 and args[1] is Ellipsis:
+            element = args[0]
+            require(not _is_named_tuple(element) and typing.get_origin(element) is not tuple, name,
+                    "a JSON list of lists, e.g. [[\"dce\", 1, 500, 1.0], [\"dce\", 70, 500, 1.0]]", raw)
+            return tuple(_override_value(e, element, name) for e in elements)
+        if args and len(args) == len(elements):
+            return tuple(_override_value(e, h, name) for e, h in zip(elements, args))
+        return tuple(elements)
+    return raw
+
+
+def apply_overrides(config, overrides):
+    """`config` with fields changed by `overrides` — a mapping {field: value} or "field=value" strings (the command
+    line's `--set`); a dotted field reaches into a nested config (`data.points_per_class=100`). String values are
+    read as the field's annotated type (numbers, true/false, comma-separated tuples, JSON lists), then the config's
+    own validation runs. Returns (new config, {field: value} of the fields that changed, as stored JSON)."""
+    import json
+
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides:
+            require(isinstance(item, str) and "=" in item, "--set", "KEY=VALUE (e.g. seeds=20)", item)
+            key, value = item.split("=", 1)
+            items.append((key.strip(), value))
+    tree: dict = {}
+    for name, raw in items:
+        _get_path(config, name)  # an unknown field is named before anything is parsed
+        node = tree
+        *parents, last = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = (name, raw)
+    new = _apply(config, tree)  # all at once: fields that depend on each other (steps, record_every) change together
+    changed = {}
+    for name, _ in items:
+        if _get_path(new, name) != _get_path(config, name):
+            changed[name] = json.loads(json.dumps(_get_path(new, name)))
+    return new, changed
+
+
+def _apply(config, tree: dict):
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for head, value in tree.items():
+        current = getattr(config, head)
+        if isinstance(value, dict):
+            changes[head] = _apply(current, value)
+            continue
+        name, raw = value
+        if dataclasses.is_dataclass(current):
+            raise ConfigError(f"{name} is a group of fields, not one value",
+                              hint="set one of them: " + ", ".join(f"{name}.{f.name}"
+                                                                   for f in dataclasses.fields(current)))
+        changes[head] = _override_value(raw, hints.get(head, typing.Any), name)
+    return dataclasses.replace(config, **changes)
+
+
+def _fields_of(config) -> str:
+    return ", ".join(f.name for f in dataclasses.fields(config))
+
+
+def _get_path(config, name: str):
+    value = config
+    for part in name.split("."):
+        if not dataclasses.is_dataclass(value) or part not in {f.name for f in dataclasses.fields(value)}:
+            where = type(value).__name__ if dataclasses.is_dataclass(value) else "this value"
+            allowed = _fields_of(value) if dataclasses.is_dataclass(value) else "none (it is not a group of fields)"
+            raise ConfigError(f"{name} is not a field of {where}", hint=f"fields: {allowed}")
+        value = getattr(value, part)
+    return value

@@ -9,6 +9,7 @@ the spiral sweeps (`topics.sweeps.experiment`), so the same analysis and figures
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ...data import Dataset, balanced_subset, cifar10, mnist1d
 from ...ensemble import EnsembleMyrtle, train_ensemble
@@ -17,8 +18,8 @@ from ...models import torch_dtype
 from ...runtime import cpu_threads
 from ...settings import Setting
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
-from ...registry import Experiment, register
-from ...ensemble_runs import compare_prefix, log_arrays, merge_members, replay_tolerance, run_groups
+from ...registry import Experiment, Units, register
+from ...ensemble_runs import compare_prefix, log_arrays, merge_members, replay_tolerance, run_units
 from ..sweeps.experiment import CURVES, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
@@ -82,8 +83,11 @@ class ImageConfig:
         return train.to(device), val.to(device)
 
 
-def _width_group(config: ImageConfig, width: int, steps: int, device):
-    def run(checkpoint, progress):
+def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
+    """One unit: (config, width, steps), every setting × seed of that width as batched ensembles (one per loss kind),
+    on one CPU thread."""
+    config, width, steps = unit
+    with cpu_threads(1, device):
         train, val = config.make_data(device)
         members = config.members()
         kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
@@ -101,15 +105,19 @@ def _width_group(config: ImageConfig, width: int, steps: int, device):
                                  progress=progress, description=f"{config.dataset} width {width} {kind}")
             parts.append((idx, log_arrays(log)))
         return merge_members(parts, len(members), CURVES + ("diverged_at",))
-    return run
+
+
+def split_image(config: ImageConfig, until=None) -> Units:
+    """One unit per width (channel count)."""
+    steps = config.steps if until is None else min(until, config.steps)
+    return Units(tuple((config, w, steps) for w in config.widths), run_width,
+                 partial(sweep_arrays, config, width_prefix="c"), tuple(f"width {w}" for w in config.widths),
+                 costs=config.widths)
 
 
 def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, until=None):
-    steps = config.steps if until is None else min(until, config.steps)
-    with cpu_threads(1, device):
-        outputs = run_groups([_width_group(config, w, steps, device) for w in config.widths], progress=progress,
-                             checkpoint=checkpoint, description="widths")
-    return sweep_arrays(config, outputs, width_prefix="c")
+    return run_units(split_image(config, until), device=device, progress=progress, checkpoint=checkpoint,
+                     description="widths")
 
 
 def replay_image(config: ImageConfig, result, *, device):
@@ -134,6 +142,7 @@ register(Experiment(
     name="image", version=1, title="Myrtle-style CNN: CE vs the dynamical loss across widths (MNIST-1D; CIFAR-10 preset)",
     chapter="image", config_type=ImageConfig,
     presets={"full": MNIST1D, "smoke": SMOKE, "cifar10": CIFAR10_PAPER}, run=run_image, replay=replay_image,
+    split=split_image,
     description="full: MNIST-1D (500 training, 500 validation signals, class-balanced), Myrtle5-style 1-D CNN with "
                 "2…16 channels (2021 init, float32), plain CE and the dynamical CE (A = 10, T = 50, last period "
                 "plain), 4 seeds, full-batch GD η = 0.3 for 1,500 steps. cifar10: the 2-D Myrtle5 on CIFAR-10 from "

@@ -8,6 +8,7 @@ All seeds and both learning rates of one width train together as one batched ens
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -15,8 +16,8 @@ from ...ensemble import EnsembleMLP, hessian_probe, train_ensemble
 from ...models import INITS, torch_dtype
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, register
-from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_groups,
+from ...registry import Experiment, Units, register
+from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_units,
                               stack_groups)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
@@ -55,8 +56,11 @@ class SizeLRConfig:
         return [(float(lr), s) for lr in self.lrs for s in range(self.seeds)]
 
 
-def _width_group(config: SizeLRConfig, width: int, steps: int, device):
-    def run(checkpoint, progress):
+def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
+    """One unit: (config, width, steps), every learning rate × seed of that width as one batched ensemble, on one
+    CPU thread."""
+    config, width, steps = unit
+    with cpu_threads(1, device):
         train, val = config.data.make(torch_dtype(config.dtype), device)
         members = config.members()
         model = EnsembleMLP.init(2, width, 3, [s for _, s in members], init=config.init, dtype=config.dtype,
@@ -68,14 +72,21 @@ def _width_group(config: SizeLRConfig, width: int, steps: int, device):
                              checkpoint=checkpoint, progress=progress, description=f"width {width}",
                              early_steps=EARLY_STEPS)
         return log_arrays(log)
-    return run
+
+
+def split_size_lr(config: SizeLRConfig, until=None) -> Units:
+    """One unit per width."""
+    steps = config.steps if until is None else min(until, config.steps)
+    return Units(tuple((config, w, steps) for w in config.widths), run_width, partial(assemble_size_lr, config),
+                 tuple(f"width {w}" for w in config.widths), costs=config.widths)
 
 
 def run_size_lr(config: SizeLRConfig, *, device, progress=True, checkpoint=None, until=None):
-    steps = config.steps if until is None else min(until, config.steps)
-    with cpu_threads(1, device):
-        outputs = run_groups([_width_group(config, w, steps, device) for w in config.widths], progress=progress,
-                             checkpoint=checkpoint, description="widths")
+    return run_units(split_size_lr(config, until), device=device, progress=progress, checkpoint=checkpoint,
+                     description="widths")
+
+
+def assemble_size_lr(config: SizeLRConfig, outputs):
     arrays = stack_groups(outputs)
     arrays["steps"] = outputs[0]["steps"]
     if "hessian_max_steps" in arrays:
@@ -113,6 +124,6 @@ SMOKE = SizeLRConfig(widths=(4, 16), lrs=(0.1, 1.0), seeds=3, steps=200, record_
 register(Experiment(
     name="size_lr", version=2, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 seeds",
     chapter="size_lr", config_type=SizeLRConfig, presets={"full": FULL, "smoke": SMOKE},
-    run=run_size_lr, replay=replay_size_lr,
+    run=run_size_lr, replay=replay_size_lr, split=split_size_lr,
     description="Spiral (our train/validation split), 2-w-3 ReLU nets (2021 init, float32), widths 8/64/512 × "
                 "η = 0.1/1, 20 seeds, full-batch GD on plain CE for 10k steps; Hessian λ_max every 250 steps."))

@@ -6,10 +6,10 @@ baseline; and the initialization table.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ...curvature import top_eigenvalues
 from ...data import spiral
@@ -19,7 +19,8 @@ from ...ntk import ntk_max_eigenvalue
 from ...training import Probe, train_full_batch
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int
-from ...registry import Comparison, Experiment, register
+from ...registry import Comparison, Experiment, Units, register
+from ...ensemble_runs import run_units
 
 REPLAY_STEPS = 300
 
@@ -157,20 +158,17 @@ class InitTableConfig:
                 for i in self.inits for a in self.amplitudes for s in self.seeds]
 
 
-def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint=None, until=None):
-    units = config.units()
-    state = (checkpoint.load() if checkpoint else None) or {"done": []}
-    done = list(state["done"])
-    bar = tqdm(total=len(units), initial=len(done), desc="init table", disable=not progress)
+def run_table_entry(unit, *, device, progress=False, checkpoint=None) -> dict:
+    """One unit of the table: (run config, until), one spiral net on one CPU thread."""
+    run, until = unit
     with cpu_threads(1, device):
-        for unit in units[len(done):]:
-            log = train_spiral(unit, device=device, until=until)
-            done.append({"accuracy": torch.tensor(log.accuracy), "cross_entropy": torch.tensor(log.cross_entropy),
-                         "diverged_at": -1 if log.diverged_at is None else log.diverged_at})
-            if checkpoint is not None and until is None:
-                checkpoint.save({"done": done})
-            bar.update(1)
-    bar.close()
+        log = train_spiral(run, device=device, until=until)
+    return {"accuracy": log.accuracy, "cross_entropy": log.cross_entropy,
+            "diverged_at": np.array(-1 if log.diverged_at is None else log.diverged_at)}
+
+
+def assemble_init_table(config: InitTableConfig, until, done):
+    units = config.units()
     n = min(REPLAY_STEPS, config.run.steps) + 1
     arrays = {
         "init": np.array([u.init for u in units]),
@@ -178,13 +176,25 @@ def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint
         "seed": np.array([u.seed for u in units]),
         "final_accuracy": np.array([float(d["accuracy"][-1]) for d in done]),
         "final_cross_entropy": np.array([float(d["cross_entropy"][-1]) for d in done]),
-        "diverged_at": np.array([d["diverged_at"] for d in done]),
+        "diverged_at": np.array([int(d["diverged_at"]) for d in done]),
         "curve_steps": np.arange(0, config.run.steps + 1, config.curve_every),
-        "accuracy_curves": np.stack([d["accuracy"].numpy()[:: config.curve_every] for d in done]) if until is None
-        else np.zeros((len(done), 0)),
-        "prefix_cross_entropy": np.stack([d["cross_entropy"].numpy()[:n] for d in done]),
+        "accuracy_curves": np.stack([np.asarray(d["accuracy"])[:: config.curve_every] for d in done])
+        if until is None else np.zeros((len(done), 0)),
+        "prefix_cross_entropy": np.stack([np.asarray(d["cross_entropy"])[:n] for d in done]),
     }
     return arrays, {"units": len(units)}
+
+
+def split_init_table(config: InitTableConfig, until=None) -> Units:
+    """One unit per run of the table (init × amplitude × seed)."""
+    units = config.units()
+    return Units(tuple((u, until) for u in units), run_table_entry, partial(assemble_init_table, config, until),
+                 tuple(f"{u.init} A={u.amplitude:g} seed {u.seed}" for u in units))
+
+
+def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint=None, until=None):
+    return run_units(split_init_table(config, until), device=device, progress=progress, checkpoint=checkpoint,
+                     description="init table")
 
 
 def replay_init_table(config: InitTableConfig, result, *, device):
@@ -198,5 +208,5 @@ register(Experiment(
     chapter="spiral", config_type=InitTableConfig,
     presets={"full": InitTableConfig(),
              "smoke": InitTableConfig(seeds=(0,), run=replace(SMOKE, hessian_every=0, ntk_every=0), curve_every=10)},
-    run=run_init_table, replay=replay_init_table,
+    run=run_init_table, replay=replay_init_table, split=split_init_table,
     description="3 inits × {CE, A = 70} × 3 seeds, 70k steps each, final training accuracy."))

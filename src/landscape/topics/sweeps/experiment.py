@@ -10,6 +10,7 @@ or "dmse2" with A = 1 is MSE. Experiments built on this runner:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -19,8 +20,8 @@ from ...models import INITS, torch_dtype
 from ...runtime import cpu_threads
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, register
-from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_groups,
+from ...registry import Experiment, Units, register
+from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_units,
                               stack_groups)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
@@ -37,7 +38,7 @@ def validate_settings(settings) -> None:
         require_finite("settings lr", s[3], positive=True)
 
 
-def sweep_arrays(config, outputs, width_prefix: str):
+def sweep_arrays(config, outputs, width_prefix: str = "w"):
     """Stack the width groups of an ensemble sweep into its stored arrays (curves, member and setting tables) and a
     summary of final accuracies per width × setting, keyed f"{width_prefix}{width} {setting}"."""
     arrays = stack_groups(outputs, CURVES + ("diverged_at",) + (("early_objective",) if "early_objective" in outputs[0]
@@ -97,13 +98,16 @@ class SweepConfig:
         return None if A == 1 else GammaSchedule(3, float(A), int(T), self.steps, self.final_plain_ce)
 
 
-def _width_group(config: SweepConfig, width: int, steps: int, device, loss_groups):
-    def run(checkpoint, progress):
+def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
+    """One unit of a sweep: (config, width, steps), every setting × seed of that width as batched ensembles (one per
+    loss kind present: the loss is shared by an ensemble's members), on one CPU thread."""
+    config, width, steps = unit
+    kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
+    with cpu_threads(1, device):
         train, val = config.data.make(torch_dtype(config.dtype), device)
         members = config.members()
         parts = []
-        # one ensemble per loss kind present (the loss is shared by an ensemble's members)
-        for j, kind in enumerate(loss_groups):
+        for kind in kinds:
             idx = [i for i, (k, _) in enumerate(members) if config.settings[k][0] == kind]
             model = EnsembleMLP.init(2, width, 3, [members[i][1] for i in idx], init=config.init,
                                      dtype=config.dtype, device=device)
@@ -115,16 +119,20 @@ def _width_group(config: SweepConfig, width: int, steps: int, device, loss_group
                                  progress=progress, description=f"width {width} {kind}", early_steps=EARLY_STEPS)
             parts.append((idx, log_arrays(log)))
         return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
-    return run
+
+
+def split_sweep(config: SweepConfig, until=None) -> Units:
+    """One unit per width (each width is one batched ensemble; its members are not split further, so the stored
+    bits do not depend on how the sweep is run)."""
+    steps = config.steps if until is None else min(until, config.steps)
+    return Units(tuple((config, w, steps) for w in config.widths), run_width,
+                 partial(sweep_arrays, config, width_prefix="w"), tuple(f"width {w}" for w in config.widths),
+                 costs=config.widths)
 
 
 def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
-    steps = config.steps if until is None else min(until, config.steps)
-    kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
-    with cpu_threads(1, device):
-        outputs = run_groups([_width_group(config, w, steps, device, kinds) for w in config.widths],
-                             progress=progress, checkpoint=checkpoint, description="widths")
-    return sweep_arrays(config, outputs, width_prefix="w")
+    return run_units(split_sweep(config, until), device=device, progress=progress, checkpoint=checkpoint,
+                     description="widths")
 
 
 def replay_sweep(config: SweepConfig, result, *, device):
@@ -138,7 +146,7 @@ def register_sweep(name: str, version: int, title: str, chapter: str, full: Swee
                    description: str) -> None:
     register(Experiment(name=name, version=version, title=title, chapter=chapter, config_type=SweepConfig,
                         presets={"full": full, "smoke": smoke}, run=run_sweep, replay=replay_sweep,
-                        description=description))
+                        description=description, split=split_sweep))
 
 
 SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
