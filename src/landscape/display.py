@@ -41,3 +41,12 @@ def below(value: float, limit: float) -> str:
         raise ValueError(f"{value!r} is not below {limit:g}: the bound the book states for it does not hold")
     mantissa, exponent = f"{limit:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
+
+
+def markdown_table(frame, **kwargs) -> str:
+    """A DataFrame as a Markdown table whose cells and headers may hold a literal "|" (e.g. "|ΔF| growth"):
+    each is escaped so that it cannot end its cell (an unescaped one turns the whole table into a paragraph)."""
+    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    frame = frame.rename(columns=escape)
+    frame = frame.apply(lambda column: column.map(lambda v: escape(v) if isinstance(v, str) else v))
+    return frame.to_markdown(index=False, **kwargs)

@@ -9,7 +9,8 @@ from ...scorecard import claim, verdict
 FITS_AT_LEAST = 0.95  # mean CE training accuracy above which a width counts as overparameterized here
 
 
-@claim("dl.amp_period.map", chapter="amp_period", needs=("amp_period",),
+@claim("dl.amp_period.map", kind="paper", title="The gains hold over a range of amplitudes A and periods T",
+       chapter="amp_period", needs=("amp_period",),
        paper="Training and validation accuracy as functions of the amplitude A and the period T (Myrtle5 on "
              "CIFAR-10): in the underparameterized regime the dynamical loss raises the training accuracy, in the "
              "overparameterized regime it raises the validation accuracy, over a range of (A, T)",

@@ -16,7 +16,8 @@ def _final(result, name):
     return lrs, np.array([[seed_mean(result, name, w, lr) for lr in lrs] for w in result["widths"].tolist()])
 
 
-@claim("dl.followup.size_deepens_minima", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.size_deepens_minima", kind="paper", title="Larger networks reach deeper minima",
+       chapter="size_lr", needs=("size_lr",),
        paper="Network size changes the depth of the minima gradient descent finds (abstract; Fig. 1: three sizes, "
              "loss averaged over 20 runs). The direction is our reading: larger networks reach lower loss",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
@@ -31,7 +32,8 @@ def size_deepens(result):
     return status, "final training loss " + ours, {"lrs": lrs, "widths": widths, "final_loss": loss.tolist()}
 
 
-@claim("dl.followup.lr_flattens_minima", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.lr_flattens_minima", kind="paper", title="A larger learning rate ends in flatter minima",
+       chapter="size_lr", needs=("size_lr",),
        paper="The learning rate changes the sharpness of the minima (abstract; Fig. 1: two learning rates, Hessian "
              "λ_max averaged over 20 runs). The direction is our reading: the larger rate ends in flatter minima",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
@@ -47,7 +49,8 @@ def lr_flattens(result):
         {"lrs": lrs, "widths": widths, "final_hessian_max": lam.tolist(), "flatter": flatter}
 
 
-@claim("dl.followup.large_lr_edge_of_stability", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.large_lr_edge_of_stability", kind="paper", title="At a large learning rate λ_max stays near 2/η (edge of stability)",
+       chapter="size_lr", needs=("size_lr",),
        paper="The follow-up links the loss's instabilities to the edge of stability (Cohen et al. 2021): at a large "
              "rate, λ_max is held near 2/η",
        source="Lavin & Ruiz-Garcia 2024, abstract",
