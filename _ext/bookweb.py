@@ -5,6 +5,7 @@ from one setting (`repository: url:` in `_config.yml`).
   `django-static-mathjax` wheel, which ships MathJax's `es5` build), never from a CDN.
 - **One copy of each inline script.** sphinx-thebe and sphinx-togglebutton register their inline configuration
   scripts twice under Jupyter Book 1.x; the second `const THEBE_JS_URL` is a console error on every page.
+- **No console error on a first visit**: the theme's colour mode defaults to "auto".
 - **Buttons.** With `repository: url:` set, the pages get repository, issues, Binder and Colab buttons for that
   repository; unset (or Jupyter Book's default URL), none of them, so no link points anywhere wrong.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 JUPYTER_BOOK_DEFAULT_URL = "https://github.com/executablebooks/jupyter-book"
 MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to _static
+FIRST_VISIT_MODE = "if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = 'auto'; }"
 BINDER_URL = "https://mybinder.org"
 COLAB_URL = "https://colab.research.google.com"
 
@@ -81,4 +83,6 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _copy_mathjax)
     app.add_css_file("book.css")
+    # A first visit has no stored colour mode; the theme then logs "Got invalid theme mode" as a console error.
+    app.add_js_file(None, body=FIRST_VISIT_MODE, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -89,3 +89,20 @@ def test_markdown_table_escapes_pipes_in_headers_and_cells():
     # every line splits into the same number of cells on unescaped pipes
     cells = [len([c for c in __import__("re").split(r"(?<!\\)\|", line)]) for line in text.splitlines()]
     assert len(set(cells)) == 1
+
+
+def test_rerun_box_names_commands_times_and_the_bigger_run():
+    from types import SimpleNamespace
+
+    from landscape.display import rerun_box
+
+    a = SimpleNamespace(experiment="spiral_ce", provenance={"preset": "full", "wall_time_s": 87.2, "device": "cpu",
+                                                              "device_name": "cpu"})
+    b = SimpleNamespace(experiment="capacity", provenance={"preset": "full", "wall_time_s": 553.0, "device": "cpu",
+                                                             "device_name": "cpu"})
+    text = rerun_box(a, b, bigger="more seeds")._repr_markdown_()
+    assert text.startswith(":::{admonition} Rerun this chapter") and text.endswith(":::")
+    assert "landscape run spiral_ce --preset full --force" in text and "landscape run capacity" in text
+    assert "87 s on cpu" in text and "10.7 min in all" in text and "not measured" in text and "more seeds" in text
+    assert "20 s on a GPU" in rerun_box(a, bigger="x", gpu_seconds={"spiral_ce": 20})._repr_markdown_()
+    assert repr(rerun_box(a, bigger="x")) == "Rerun this chapter: spiral_ce"
