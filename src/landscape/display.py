@@ -63,23 +63,24 @@ class RerunBox:
     def _lines(self) -> list[str]:
         lines = [":::{admonition} Rerun this chapter", ":class: tip rerun", "",
                  "From the repository root (after `make install`), each stored result of this chapter is recomputed "
-                 "by:", "", "```bash"]
+                 "by the command below (add `--device cuda` on a GPU); the notebook then shows the new result:", "",
+                 "```bash"]
         for r in self.results:
             preset = r.provenance.get("preset") or "full"
-            lines.append(f".venv/bin/python -m landscape run {r.experiment} --preset {preset} --force"
-                         "  # add --device cuda on a GPU")
+            lines.append(f".venv/bin/python -m landscape run {r.experiment} --preset {preset} --force")
         lines += ["```", ""]
         times = []
         for r in self.results:
             p = r.provenance
             gpu = self.gpu_seconds.get(r.experiment)
-            times.append(f"`{r.experiment}` {p['wall_time_s']:,.0f} s on {p['device']} ({p['device_name']})"
+            where = p["device"] if p.get("device_name") in (None, "", p["device"]) else f"{p['device']} ({p['device_name']})"
+            times.append(f"`{r.experiment}` {p['wall_time_s']:,.0f} s on {where}"
                          + (f", {gpu:,.0f} s on a GPU" if gpu is not None else ""))
         total = sum(r.provenance["wall_time_s"] for r in self.results)
         lines.append("**Time** (from the results' provenance): " + "; ".join(times)
                      + (f"; {total / 60:,.1f} min in all." if len(self.results) > 1 else "."))
         if not self.gpu_seconds:
-            lines.append("GPU times: not measured for this chapter (every run takes `--device cuda`).")
+            lines.append("GPU times: not measured for this chapter.")
         lines += ["", f"**Bigger run.** {self.bigger}", ":::"]
         return lines
 
