@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import seaborn as sns
 
@@ -47,6 +48,7 @@ def plot_cycle_profiles(result, period: int):
             ax.plot(result["alphas"], result[name][i] - result[name][i][len(result["alphas"]) // 2], color=colors[i],
                     lw=1.3, label=f"τ = {t:,}")
         ax.set(xlabel=r"step $\alpha$ along the direction", title=title, ylim=(-0.05, 1.0))
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # few ticks: their labels must not run into each other
     axes[0].set_ylabel(r"$F(\theta_t + \alpha v, t) - F(\theta_t, t)$")
     axes[0].axhline(0.05, color="0.5", lw=0.8, ls=":")
     axes[1].axhline(0.05, color="0.5", lw=0.8, ls=":")
@@ -63,7 +65,8 @@ def plot_cycle_spectra(result, picks, sigma_fraction: float = 0.01):
     from ...curvature import exact_density, spectral_density
 
     start = int(result["snapshot_steps"][0])
-    fig, axes = plt.subplots(1, len(picks), figsize=(min(3.3 * len(picks), 10), 3.8), sharey=True)
+    fig, axes = plt.subplots(1, len(picks), figsize=(min(3.3 * len(picks), 10), 4.2), sharey=True,
+                             layout="constrained")
     for ax, i in zip(np.atleast_1d(axes), picks):
         ev = torch.as_tensor(result["eigenvalues"][i])
         lo, hi = float(ev.min()), float(ev.max())
@@ -78,6 +81,6 @@ def plot_cycle_spectra(result, picks, sigma_fraction: float = 0.01):
         ax.set(yscale="log", ylim=(1e-4, None), xlabel="Hessian eigenvalue",
                title=f"τ = {int(result['snapshot_steps'][i]) - start:,}")
     np.atleast_1d(axes)[0].set_ylabel("spectral density")
-    np.atleast_1d(axes)[0].legend(loc="upper center")
-    fig.tight_layout()
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)  # below the panels, off the curves
     return fig

@@ -19,7 +19,7 @@ def plot_size_lr(result):
     widths = result["widths"].tolist()
     lrs = sorted(set(result["member_lr"].tolist()))
     colors, styles = width_palette(widths), dict(zip(lrs, ["-", "--", ":", "-."]))
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.9))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 4.6), layout="constrained")
     for i, w in enumerate(widths):
         for lr in lrs:
             m = result["member_lr"] == lr
@@ -35,7 +35,8 @@ def plot_size_lr(result):
     axes[2].set(yscale="log", ylabel=r"Hessian $\lambda_{\max}$ of the loss", title=r"sharpness: $\lambda_{\max}$")
     for ax in axes:
         steps_axis(ax, "full-batch GD step")
-    axes[0].legend(fontsize="small", ncol=1, loc="lower left")
-    axes[2].legend(loc="lower right", fontsize="small")  # the 2/η lines: labelled in a legend, off the curves
-    fig.tight_layout()
+    # one legend below the panels (widths, rates and the 2/η lines), off every curve
+    handles, labels = axes[0].get_legend_handles_labels()
+    more_handles, more_labels = axes[2].get_legend_handles_labels()
+    fig.legend(handles + more_handles, labels + more_labels, loc="outside lower center", ncol=4, frameon=False)
     return fig
