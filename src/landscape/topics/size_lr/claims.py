@@ -49,7 +49,7 @@ def lr_flattens(result):
         {"lrs": lrs, "widths": widths, "final_hessian_max": lam.tolist(), "flatter": flatter}
 
 
-@claim("dl.followup.large_lr_edge_of_stability", kind="paper", title="At a large learning rate λ_max stays near 2/η (edge of stability)",
+@claim("dl.followup.large_lr_edge_of_stability", kind="paper", title="At a large learning rate λmax stays near 2/η (edge of stability)",
        chapter="size_lr", needs=("size_lr",),
        paper="The follow-up links the loss's instabilities to the edge of stability (Cohen et al. 2021): at a large "
              "rate, λ_max is held near 2/η",

@@ -80,7 +80,7 @@ def cascade(dyn):
                           "growth": [c.growth for c in growing]}
 
 
-@claim("dl.spiral.sharpness_crosses_2_over_eta", kind="paper", title="Hessian λ_max crosses 2/η before each cascade",
+@claim("dl.spiral.sharpness_crosses_2_over_eta", kind="paper", title="Hessian λmax crosses 2/η before each cascade",
        chapter="spiral", needs=("spiral_dynamical",),
        paper="Hessian λ_max of F rises through ≈ 2/η just before each period doubling",
        source="ICML 2021 Fig. 4 (λ_max panel); Sec. 5",
