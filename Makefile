@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := LANDSCAPE_COMPUTE=never $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install book test test-fast notebooks bench results clean
+.PHONY: install book test test-fast test-browser notebooks bench results clean
 
 install: $(STAMP)
 
@@ -26,13 +26,23 @@ OTHER_KERNELS := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 OPEN
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
 # Unit tests, smoke runs of every experiment, the drift check of stored results, then nbval over every notebook,
-# with this machine's CPU kernels and again with other ones.
+# with this machine's CPU kernels and again with other ones; then the built book in headless Chromium.
 test: install
-	$(PYTEST) -m "" -n 2 tests
+	$(PYTEST) -m "not browser" -n 2 tests
 	$(PY) tools/cpu_kernels.py
 	$(NBVAL)
 	$(OTHER_KERNELS) $(PY) tools/cpu_kernels.py --expect-other
 	$(OTHER_KERNELS) $(NBVAL)
+	$(MAKE) --no-print-directory test-browser
+
+# Builds the book into a temporary folder and opens every page in headless Chromium (tests/test_browser.py);
+# BOOK_HTML=_build/html checks an existing build. Without chromium and chromedriver: one line, and no failure.
+test-browser: install
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		$(PYTEST) -m browser -s tests/test_browser.py; \
+	else \
+		echo "browser test skipped: chromium and chromedriver are not installed (.ci/run installs them with apt-get)"; \
+	fi
 
 test-fast: install
 	$(PYTEST) tests

@@ -86,8 +86,30 @@ def test_claims_json_from_the_command_line():
     for cid in REQUIRED_CLAIMS:
         assert cid in claims, cid
         c = claims[cid]
-        assert {"id", "status", "paper", "ours", "criterion", "source"} <= set(c)
+        assert {"id", "kind", "status", "paper", "ours", "criterion", "source"} <= set(c)
         assert c["status"] != "not testable", f"{cid}: {c['ours']}"  # computed from the stored full run
+    kinds = {cid: c["kind"] for cid, c in claims.items()}
+    assert set(kinds.values()) == {"paper", "control", "finding"}
+    assert kinds["lrd.toy.gamma0_no_effect"] == "control"
+    assert {cid for cid, k in kinds.items() if k == "finding"} == {
+        "lrd.toy.noise_model", "lrd.toy.trace_decreases_along_path", "dl.spiral.init_sensitivity"}
+    for cid, c in claims.items():  # a paper claim quotes the paper or the authors' code, never our own check
+        if c["kind"] == "paper":
+            assert "notes" not in (c["paper"] + c["source"]).lower(), cid
+            assert "independent check" not in c["paper"].lower(), cid
+
+
+@pytest.mark.parametrize("kind", ["papers", "Paper", "", None])
+def test_a_claim_with_an_unknown_kind_is_an_error_naming_the_allowed_ones(kind):
+    from landscape.scorecard import KINDS, Claim, claim
+
+    with pytest.raises(ValueError, match="kind") as err:
+        Claim("x.y", "chapter", "paper", "Fig. 1", "criterion", kind=kind)
+    assert all(k in str(err.value) for k in KINDS)
+    with pytest.raises(ValueError, match="kind"):
+        claim("x.y", kind=kind, title="t", chapter="c", paper="p", source="s", criterion="c", needs=())
+    for ok in KINDS:
+        assert Claim("x.y", "chapter", "paper", "Fig. 1", "criterion", kind=ok).kind == ok
 
 
 @pytest.mark.parametrize("status", ["reproducd", "Reproduced", "", None])
@@ -123,3 +145,27 @@ def test_the_status_ladder_on_made_up_outcomes(full, partial, status):
     from landscape.scorecard import verdict
 
     assert verdict(full, partial) == status
+
+
+def test_claims_views_put_the_status_first_and_link_each_claim_to_its_chapter_row():
+    from landscape.scorecard import PAPERS, Claim, ClaimsView, anchor, claim_link, claims_view, paper_of
+
+    c = Claim("lrd.toy.x_y", "lrd_toy", "the paper says a|b", "abstract", "crit", "ours <1>", "partly",
+              kind="finding", title="A title")
+    chapter = ClaimsView([c], "chapter")._repr_html_()
+    assert f'id="{anchor(c.id)}"' in chapter and "status-partly" in chapter and "&lt;1&gt;" in chapter
+    assert chapter.index("claim-status") < chapter.index("A title")
+    verdict = ClaimsView([c], "verdict")._repr_html_()
+    assert claim_link(c) == "lrd_decay.html#claim-lrd-toy-x-y" and f'href="{claim_link(c)}"' in verdict
+    assert "<details" in ClaimsView([c], "scorecard")._repr_html_() and "<details" not in verdict
+    assert "a\\|b" in ClaimsView([c], "chapter")._repr_markdown_()
+    assert paper_of("dl.followup.q") == "followup2024" and paper_of("dl.spiral.q") == "icml2021"
+    with pytest.raises(ValueError, match="one of"):
+        paper_of("xx.q")
+    with pytest.raises(ValueError, match="style"):
+        ClaimsView([c], "wide")
+    with pytest.raises(ValueError, match="paper"):
+        claims_view(paper="nope", claims=[c])
+    assert len(claims_view(paper="aistats2024", kinds="finding", claims=[c])) == 1
+    assert len(claims_view(paper="aistats2024", kinds="paper", claims=[c])) == 0
+    assert set(PAPERS) == {"icml2021", "followup2024", "aistats2024"}

@@ -155,3 +155,39 @@ def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
         assert isinstance(out, Axes)
     else:
         assert isinstance(out, Figure)
+
+
+@pytest.mark.parametrize("name", [n for n in FIGURE_FUNCTIONS if n not in ("plot_gammas", "plot_paired_gain")])
+def test_figure_text_is_readable_at_the_books_width(name, figure_calls):
+    """At the width the book shows it (BOOK_WIDTH_PX at a 1,400 px window) every text of the figure is at least
+    MIN_TEXT_PX tall, and no figure has more than MAX_PANELS panels."""
+    function, args, kwargs = figure_calls[name]
+    before = set(plt.get_fignums())
+    try:
+        fig = function(*args, **kwargs)
+        assert general.displayed_text_px(fig) >= general.MIN_TEXT_PX, (name, general.displayed_text_px(fig))
+        assert general.panel_count(fig) <= general.MAX_PANELS, (name, general.panel_count(fig))
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+
+
+def test_displayed_text_px_scales_wide_figures_down():
+    with matplotlib.rc_context({"figure.dpi": general.FIGURE_DPI}):
+        narrow, ax = plt.subplots(figsize=(general.BOOK_WIDTH_PX / general.FIGURE_DPI, 3))
+        ax.set_title("t", fontsize=9)
+        wide, ax = plt.subplots(figsize=(2 * general.BOOK_WIDTH_PX / general.FIGURE_DPI, 3))
+        ax.set_title("t", fontsize=9)
+        ax.tick_params(labelsize=9)
+        try:
+            assert general.displayed_text_px(narrow) <= 9 * general.FIGURE_DPI / 72 + 1e-9
+            assert abs(general.displayed_text_px(wide) - 9 * general.FIGURE_DPI / 72 / 2) < 1e-9
+            assert general.panel_count(wide) == 1
+        finally:
+            plt.close(narrow)
+            plt.close(wide)
+
+
+def test_confidence_band_can_be_clipped():
+    mean, lo, hi = general.mean_confidence_band(np.array([[0.98, 1.0, 1.0, 0.9]]), clip=(0, 1))
+    assert hi.max() <= 1 and lo.min() >= 0 and mean[0] == pytest.approx(0.97)

@@ -138,3 +138,51 @@ def test_generalization_claims_need_three_splits():
 
     assert data_splits({}) == 1 and "needs ≥ 3 splits" in splits_note({})
     assert data_splits({"split_seeds": np.arange(3)}) == 3 and splits_note({"split_seeds": np.arange(3)}) == ""
+
+
+def test_period_table_on_a_made_up_run():
+    from landscape.losses import GammaSchedule
+    from landscape.topics.spiral.analysis import period_table
+
+    schedule = GammaSchedule(3, 70.0, 100)
+    steps = 3 * schedule.cycle
+    t = np.arange(steps + 1)
+    objective = np.ones(steps + 1)
+    onset = schedule.cycle + 60  # period 2, second half: a growing period-2 oscillation
+    objective[onset:onset + 40] += 1e-3 * (-1.0) ** np.arange(40) * np.geomspace(1, 1e3, 40)
+    result = {"objective": objective, "accuracy": t / steps, "hessian_max_steps": t[::5],
+              "hessian_max": 1.0 + (t[::5] % schedule.cycle) / 100}
+    table = period_table(result, schedule, steps)
+    assert table["period"].tolist() == [1, 2, 3]
+    assert table["cascade onset t"].tolist()[0] == "none" and table["cascade onset t"].tolist()[2] == "none"
+    assert table["onset τ"].tolist()[1] == f"{onset - 1 - schedule.cycle:,}"  # ΔF_{t} = F_{t+1} − F_t flips from t = onset − 1
+    assert "|ΔF| growth in 200 steps" in table.columns
+    assert table["train acc. at period end"].tolist()[-1] == 1.0
+
+
+def test_markdown_table_escapes_pipes_in_headers_and_cells():
+    from landscape.display import markdown_table
+
+    text = markdown_table(pd.DataFrame({"|ΔF| growth": ["3×", "a|b"], "n": [1, 2]}))
+    header, rule, *rows = text.splitlines()
+    assert "\\|ΔF\\| growth" in header and "a\\|b" in rows[1]
+    # every line splits into the same number of cells on unescaped pipes
+    cells = [len([c for c in __import__("re").split(r"(?<!\\)\|", line)]) for line in text.splitlines()]
+    assert len(set(cells)) == 1
+
+
+def test_rerun_box_names_commands_times_and_the_bigger_run():
+    from types import SimpleNamespace
+
+    from landscape.display import rerun_box
+
+    a = SimpleNamespace(experiment="spiral_ce", provenance={"preset": "full", "wall_time_s": 87.2, "device": "cpu",
+                                                              "device_name": "cpu"})
+    b = SimpleNamespace(experiment="capacity", provenance={"preset": "full", "wall_time_s": 553.0, "device": "cpu",
+                                                             "device_name": "cpu"})
+    text = rerun_box(a, b, bigger="more seeds")._repr_markdown_()
+    assert text.startswith(":::{admonition} Rerun this chapter") and text.endswith(":::")
+    assert "landscape run spiral_ce --preset full --force" in text and "landscape run capacity" in text
+    assert "87 s on cpu" in text and "10.7 min in all" in text and "not measured" in text and "more seeds" in text
+    assert "20 s on a GPU" in rerun_box(a, bigger="x", gpu_seconds={"spiral_ce": 20})._repr_markdown_()
+    assert repr(rerun_box(a, bigger="x")) == "Rerun this chapter: spiral_ce"

@@ -41,3 +41,58 @@ def below(value: float, limit: float) -> str:
         raise ValueError(f"{value!r} is not below {limit:g}: the bound the book states for it does not hold")
     mantissa, exponent = f"{limit:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
+
+
+def markdown_table(frame, **kwargs) -> str:
+    """A DataFrame as a Markdown table whose cells and headers may hold a literal "|" (e.g. "|ΔF| growth"):
+    each is escaped so that it cannot end its cell (an unescaped one turns the whole table into a paragraph)."""
+    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    frame = frame.rename(columns=escape)
+    frame = frame.apply(lambda column: column.map(lambda v: escape(v) if isinstance(v, str) else v))
+    return frame.to_markdown(index=False, **kwargs)
+
+
+class RerunBox:
+    """The "Rerun this chapter" box (a MyST admonition in the notebook's Markdown output): the commands that
+    recompute the chapter's stored results, the time each took and where (from its provenance), GPU times where
+    measured, and what to change for a bigger run."""
+
+    def __init__(self, results, bigger: str, gpu_seconds: dict | None = None):
+        self.results, self.bigger, self.gpu_seconds = list(results), bigger, dict(gpu_seconds or {})
+
+    def _lines(self) -> list[str]:
+        lines = [":::{admonition} Rerun this chapter", ":class: tip rerun", "",
+                 "From the repository root (after `make install`), each stored result of this chapter is recomputed "
+                 "by the command below (add `--device cuda` on a GPU); the notebook then shows the new result:", "",
+                 "```bash"]
+        for r in self.results:
+            preset = r.provenance.get("preset") or "full"
+            lines.append(f".venv/bin/python -m landscape run {r.experiment} --preset {preset} --force")
+        lines += ["```", ""]
+        times = []
+        for r in self.results:
+            p = r.provenance
+            gpu = self.gpu_seconds.get(r.experiment)
+            where = p["device"] if p.get("device_name") in (None, "", p["device"]) else f"{p['device']} ({p['device_name']})"
+            times.append(f"`{r.experiment}` {p['wall_time_s']:,.0f} s on {where}"
+                         + (f", {gpu:,.0f} s on a GPU" if gpu is not None else ""))
+        total = sum(r.provenance["wall_time_s"] for r in self.results)
+        lines.append("**Time** (from the results' provenance): " + "; ".join(times)
+                     + (f"; {total / 60:,.1f} min in all." if len(self.results) > 1 else "."))
+        if not self.gpu_seconds:
+            lines.append("GPU times: not measured for this chapter.")
+        lines += ["", f"**Bigger run.** {self.bigger}", ":::"]
+        return lines
+
+    def _repr_markdown_(self) -> str:
+        return "\n".join(self._lines())
+
+    def __repr__(self) -> str:
+        return f"Rerun this chapter: {', '.join(r.experiment for r in self.results)}"
+
+
+def rerun_box(*results, bigger: str, gpu_seconds: dict | None = None) -> RerunBox:
+    """The chapter's "Rerun this chapter" box for its stored results (see RerunBox)."""
+    if not results:
+        raise TypeError("rerun_box() needs at least one result")
+    return RerunBox(results, bigger, gpu_seconds)

@@ -12,6 +12,26 @@ from .losses import GammaSchedule
 
 CLASS_COLORS = sns.color_palette("colorblind", 10)
 PAPER_COLOR = "0.35"
+BOOK_WIDTH_PX = 760  # the book's content column in a 1,400 px wide browser window: wider figures are scaled down
+MIN_TEXT_PX = 9  # the smallest text a figure may show at that width
+MAX_PANELS = 6  # a figure with more panels is split
+FIGURE_DPI = 100  # the theme's figure.dpi: inches × FIGURE_DPI = the PNG's width in pixels
+
+
+def displayed_text_px(fig) -> float:
+    """The size, in CSS pixels, of the smallest text of `fig` as the book shows it: the PNG is fig width × dpi
+    pixels wide and is scaled down to BOOK_WIDTH_PX when it is wider."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    scale = min(1.0, BOOK_WIDTH_PX / (fig.get_figwidth() * fig.dpi))
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) * fig.dpi / 72 * scale if sizes else float("inf")
+
+
+def panel_count(fig) -> int:
+    """The panels of a figure (colour bars are not panels)."""
+    return sum(ax.get_label() != "<colorbar>" for ax in fig.axes)
 
 
 def set_theme() -> None:
@@ -22,7 +42,7 @@ def set_theme() -> None:
     from .display import SIGNIFICANT
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.95,
-                  rc={"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold", "legend.frameon": False})
+                  rc={"figure.dpi": FIGURE_DPI, "savefig.dpi": 150, "axes.titleweight": "bold", "legend.frameon": False})
     pd.set_option("display.float_format", f"{{:.{SIGNIFICANT}g}}".format)
 
 
@@ -45,14 +65,18 @@ def plot_gammas(schedule: GammaSchedule, steps: int, ax=None, every: int = 10):
 
 
 # ------------------------------------------------------------------------------------- ensemble experiments
-def mean_confidence_band(values: np.ndarray, axis: int = -1, z: float = 1.96):
-    """Mean over `axis` and a normal-approximation 95% confidence band of the mean (NaN-aware)."""
+def mean_confidence_band(values: np.ndarray, axis: int = -1, z: float = 1.96, clip=None):
+    """Mean over `axis` and a normal-approximation 95% confidence band of the mean (NaN-aware); `clip=(lo, hi)`
+    keeps the band inside the quantity's range (an accuracy band never runs above 1)."""
     values = np.asarray(values, dtype=np.float64)
     n = np.sum(np.isfinite(values), axis=axis)
     mean = np.nanmean(values, axis=axis)
     se = np.nanstd(values, axis=axis, ddof=1) / np.sqrt(np.maximum(n, 1)) if values.shape[axis] > 1 \
         else np.zeros_like(mean)
-    return mean, mean - z * se, mean + z * se
+    lo, hi = mean - z * se, mean + z * se
+    if clip is not None:
+        lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
+    return mean, lo, hi
 
 
 def width_palette(widths):

@@ -1,6 +1,10 @@
 """The reproduction scorecard (the claims live in their topics, `landscape.topics.<topic>.claims`). A claim has an
-id, the paper's statement and value with its source, our value from stored results, the criterion, and a status:
-reproduced / partly / not reproduced / not testable.
+id, a kind, the paper's statement and value with its source, our value from stored results, the criterion, and a
+status: reproduced / partly / not reproduced / not testable.
+
+Kinds: "paper" — a statement of one of the papers, whose reference quotes the paper or the authors' code (never our
+own check); "control" — a check added so that a paper claim can be read; "finding" — what the book found that the
+papers do not say. The headline verdict counts paper claims only.
 
 Claims are computed only from stored results (never by training); a missing result makes the claim
 "not testable" with the command that produces it; a damaged one (unreadable, edited) makes it "not testable" with
@@ -17,6 +21,13 @@ from .runner import load
 from .store import CorruptResultError, MissingResultError, Result
 
 STATUSES = ("reproduced", "partly", "not reproduced", "not testable")
+KINDS = ("paper", "control", "finding")
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r} is not allowed: kind must be one of {', '.join(KINDS)}")
+    return kind
 
 
 @dataclass
@@ -30,8 +41,11 @@ class Claim:
     status: str = "not testable"
     values: dict = field(default_factory=dict)  # the numbers behind `ours`
     problem: str = ""  # set when a stored result the claim reads is damaged
+    kind: str = "paper"  # paper / control / finding (KINDS)
+    title: str = ""  # one-line headline
 
     def __post_init__(self):
+        check_kind(self.kind)
         if self.status not in STATUSES:
             raise ValueError(f"status={self.status!r} is not allowed: status must be one of {', '.join(STATUSES)}")
 
@@ -48,6 +62,11 @@ class ClaimSpec:
     criterion: str
     needs: tuple  # experiment names whose full results the claim reads
     evaluate: Callable[..., tuple[str, str, dict]]  # (*results) -> (status, ours, values)
+    kind: str = "paper"
+    title: str = ""
+
+    def __post_init__(self):
+        check_kind(self.kind)
 
 
 CLAIMS: dict[str, ClaimSpec] = {}
@@ -59,11 +78,13 @@ def verdict(reproduced: bool, partly: bool = False) -> str:
     return "reproduced" if reproduced else "partly" if partly else "not reproduced"
 
 
-def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, needs: tuple):
-    """Register `evaluate(*results) -> (status, ours, values)` as the claim `id`."""
+def claim(id: str, *, kind: str, title: str, chapter: str, paper: str, source: str, criterion: str, needs: tuple):
+    """Register `evaluate(*results) -> (status, ours, values)` as the claim `id` of this `kind` (one of KINDS);
+    `title` is the one-line headline the verdict tables show."""
+    check_kind(kind)
 
     def decorate(fn):
-        CLAIMS[id] = ClaimSpec(id, chapter, paper, source, criterion, tuple(needs), fn)
+        CLAIMS[id] = ClaimSpec(id, chapter, paper, source, criterion, tuple(needs), fn, kind, title)
         return fn
 
     return decorate
@@ -71,8 +92,8 @@ def claim(id: str, *, chapter: str, paper: str, source: str, criterion: str, nee
 
 # The topics whose `claims` module registers claims (`landscape.topics.<topic>.claims`), in the scorecard's order;
 # imported by name so that the scorecard stays below the topics in the layers.
-CLAIM_TOPICS = ("amp_period", "capacity", "cycle", "followup_mse", "image", "lrd_network", "lrd_toy", "size_lr",
-                "spiral")
+CLAIM_TOPICS = ("spiral", "cycle", "capacity", "amp_period", "image", "size_lr", "followup_mse", "lrd_toy",
+                "lrd_network")  # the book's order
 
 
 def _load_all() -> None:
@@ -81,7 +102,7 @@ def _load_all() -> None:
 
 
 def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) -> Claim:
-    base = Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion)
+    base = Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion, kind=spec.kind, title=spec.title)
     loaded = []
     for name in spec.needs:
         try:
@@ -93,7 +114,8 @@ def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) ->
             base.ours = base.problem = f"stored result damaged: {exc}"
             return base
     status, ours, values = spec.evaluate(*loaded)
-    return Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion, ours, status, values)
+    return Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion, ours, status, values, kind=spec.kind,
+                 title=spec.title)
 
 
 def evaluate_claims(chapter: str | None = None) -> list[Claim]:
@@ -127,3 +149,132 @@ def claims_markdown(chapter: str | None = None) -> str:
     its table cell)."""
     table = claims_table(chapter)
     return table.apply(lambda column: column.str.replace("|", "\\|", regex=False)).to_markdown(index=False)
+
+
+# ------------------------------------------------------------------------------------------------ the book's views
+# Which paper a claim belongs to (by its id's prefix, most specific first) and the page of each chapter.
+PAPERS = {
+    "icml2021": ("dl.", "Dynamical loss functions — Ruiz-Garcia, Zhang, Schoenholz & Liu, ICML 2021"),
+    "followup2024": ("dl.followup.", "Dynamical loss functions, the follow-up — Lavin & Ruiz-Garcia, 2024"),
+    "aistats2024": ("lrd.", "Late learning-rate decay — Ren, Ma & Ying, AISTATS 2024"),
+}
+CHAPTER_PAGES = {"lrd_toy": "lrd_decay"}  # a claim's chapter → the book page that shows it (default: the same name)
+KIND_HEADINGS = {"paper": "Claims of the paper", "control": "Controls (added so that a paper claim can be read)",
+                 "finding": "Findings of the book (not in the papers)"}
+
+
+def paper_of(claim_id: str) -> str:
+    """The key in PAPERS of the paper a claim belongs to (the longest matching id prefix)."""
+    matches = [(len(prefix), key) for key, (prefix, _) in PAPERS.items() if claim_id.startswith(prefix)]
+    if not matches:
+        raise ValueError(f"claim {claim_id!r} belongs to no paper: its id must start with one of "
+                         f"{', '.join(prefix for prefix, _ in PAPERS.values())}")
+    return max(matches)[1]
+
+
+def anchor(claim_id: str) -> str:
+    """The HTML id of a claim's row in its chapter's table ("claim-dl-spiral-ce-fails")."""
+    return "claim-" + claim_id.replace(".", "-").replace("_", "-")
+
+
+def claim_link(c: Claim) -> str:
+    """The claim's row in its chapter, relative to a page of the book's `book/` folder."""
+    return f"{CHAPTER_PAGES.get(c.chapter, c.chapter)}.html#{anchor(c.id)}"
+
+
+def status_counts(claims: list[Claim]) -> dict[str, int]:
+    return {s: sum(c.status == s for c in claims) for s in STATUSES}
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+class ClaimsView:
+    """Claims as the book shows them: an HTML table (status first, as a coloured badge; text that wraps, so that
+    no table needs sideways scrolling) and, for text comparisons and plain viewers, the same rows as Markdown.
+
+    style "chapter": every claim of a chapter with its statement, source, our value, and the criterion folded; each
+    row carries the claim's anchor. "verdict": one line per claim, its title linked to the chapter's row.
+    "scorecard": like "verdict", with the statement, source, our value and criterion folded under each line."""
+
+    STYLES = ("chapter", "verdict", "scorecard")
+
+    def __init__(self, claims: list[Claim], style: str = "chapter"):
+        if style not in self.STYLES:
+            raise ValueError(f"style={style!r} is not allowed: style must be one of {', '.join(self.STYLES)}")
+        self.claims, self.style = list(claims), style
+
+    def __len__(self):
+        return len(self.claims)
+
+    def __repr__(self) -> str:  # plain text: one line per claim, the same on every machine
+        return "\n".join(f"{c.status}: {c.id}" for c in self.claims) or "(no claims)"
+
+    # ---- HTML
+    @staticmethod
+    def badge(status: str) -> str:
+        return f'<span class="claim-status status-{status.replace(" ", "-")}">{status}</span>'
+
+    @staticmethod
+    def _kind_tag(c: Claim) -> str:
+        return "" if c.kind == "paper" else f' <span class="claim-kind">{c.kind}</span>'
+
+    @staticmethod
+    def _details(c: Claim, summary: str) -> str:
+        from html import escape
+
+        statement = "The paper" if c.kind == "paper" else "Statement"
+        return (f'<details class="claim-details"><summary>{summary}</summary><dl>'
+                f"<dt>{statement}</dt><dd>{escape(c.paper)} <em>({escape(c.source)})</em></dd>"
+                f"<dt>Ours</dt><dd>{escape(c.ours)}</dd>"
+                f"<dt>Criterion</dt><dd>{escape(c.criterion)}</dd>"
+                f"<dt>Claim id</dt><dd><code>{c.id}</code></dd></dl></details>")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = []
+        for c in self.claims:
+            if self.style == "chapter":
+                rows.append(
+                    f'<tr id="{anchor(c.id)}"><td class="claim-status-cell">{self.badge(c.status)}</td>'
+                    f"<td><strong>{escape(c.title)}</strong>{self._kind_tag(c)}<br>{escape(c.paper)} "
+                    f'<span class="claim-source">({escape(c.source)})</span><br><code class="claim-id">{c.id}</code>'
+                    f"</td><td>{escape(c.ours)}"
+                    f'<details class="claim-details"><summary>criterion</summary>{escape(c.criterion)}</details>'
+                    "</td></tr>")
+            else:
+                link = f'<a class="claim-link" href="{claim_link(c)}">{escape(c.title)}</a>{self._kind_tag(c)}'
+                cell = link if self.style == "verdict" else link + self._details(c, "details")
+                rows.append(f'<tr><td class="claim-status-cell">{self.badge(c.status)}</td><td>{cell}</td></tr>')
+        head = ("<tr><th>status</th><th>claim (paper, source)</th><th>ours (criterion folded)</th></tr>"
+                if self.style == "chapter" else "<tr><th>status</th><th>claim</th></tr>")
+        return (f'<table class="claims claims-{self.style}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+                "</table>")
+
+    # ---- Markdown (what nbval compares; also shown by viewers without HTML)
+    def _repr_markdown_(self) -> str:
+        if self.style == "verdict":
+            lines = ["| status | claim | page |", "|---|---|---|"]
+            lines += [f"| {c.status} | {_md(c.title)} | {claim_link(c)} |" for c in self.claims]
+        else:
+            lines = ["| status | claim | kind | title | paper (source) | ours | criterion |", "|---|---|---|---|---|---|---|"]
+            lines += [f"| {c.status} | {c.id} | {c.kind} | {_md(c.title)} | {_md(c.paper)} ({_md(c.source)}) | "
+                      f"{_md(c.ours)} | {_md(c.criterion)} |" for c in self.claims]
+        return "\n".join(lines)
+
+
+def claims_view(chapter: str | None = None, *, paper: str | None = None, kinds=KINDS, style: str = "chapter",
+                claims: list[Claim] | None = None) -> ClaimsView:
+    """The claims of one chapter (or all), of one paper (a key of PAPERS) and of the given kinds, as a ClaimsView;
+    `claims` reuses claims already evaluated."""
+    if paper is not None and paper not in PAPERS:
+        raise ValueError(f"paper={paper!r} is not allowed: paper must be one of {', '.join(PAPERS)}")
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for k in kinds:
+        check_kind(k)
+    claims = evaluate_claims(chapter) if claims is None else claims
+    chosen = [c for c in claims if (chapter is None or c.chapter == chapter) and c.kind in kinds
+              and (paper is None or paper_of(c.id) == paper)]
+    return ClaimsView(chosen, style)

@@ -8,7 +8,8 @@ from ...scorecard import claim, verdict
 from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
 
 
-@claim("dl.amp_period.map", chapter="amp_period", needs=("amp_period",),
+@claim("dl.amp_period.map", kind="paper", title="The gains hold over a range of amplitudes A and periods T",
+       chapter="amp_period", needs=("amp_period",),
        paper="Training and validation accuracy as functions of the amplitude A and the period T (Myrtle5 on "
              "CIFAR-10): in the underparameterized regime the dynamical loss raises the training accuracy, in the "
              "overparameterized regime it raises the validation accuracy, over a range of (A, T)",

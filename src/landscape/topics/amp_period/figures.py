@@ -14,7 +14,7 @@ def plot_amp_period(result, columns=("train_accuracy", "validation_accuracy")):
 
     frame = final_frame(result)
     widths = sorted(frame.width.unique())
-    fig, axes = plt.subplots(len(widths), len(columns), figsize=(5.6 * len(columns), 3.9 * len(widths)))
+    fig, axes = plt.subplots(len(widths), len(columns), figsize=(5 * len(columns), 3.6 * len(widths)))
     axes = np.atleast_2d(axes)
     for i, w in enumerate(widths):
         for j, column in enumerate(columns):

@@ -20,7 +20,8 @@ def _ce_and_dynamical(result):
     return settings, ce[0], dyn
 
 
-@claim("dl.size.small_nets_rescued", chapter="capacity", needs=("capacity",),
+@claim("dl.size.small_nets_rescued", kind="paper", title="Small networks: the dynamical loss finds minima cross-entropy misses",
+       chapter="capacity", needs=("capacity",),
        paper="In underparameterized networks the dynamical loss finds deep minima that plain cross-entropy fails to "
              "find (spiral: CE stalls, the dynamical loss fits the data)",
        source="ICML 2021 abstract, claim 1; Sec. 4 and Fig. 4",
@@ -61,7 +62,8 @@ def small_nets_rescued(result):
                           "closest": list(closest) if closest else None}
 
 
-@claim("dl.size.overparam_generalizes_better", chapter="capacity", needs=("capacity",),
+@claim("dl.size.overparam_generalizes_better", kind="paper", title="Large networks: the dynamical loss generalizes better",
+       chapter="capacity", needs=("capacity",),
        paper="In overparameterized networks the dynamical loss generalizes better than cross-entropy",
        source="ICML 2021 abstract, claim 2; Sec. 4 (CIFAR-10, wide Myrtle5)",
        criterion="at the largest width (overparameterized: CE's mean training accuracy ≥ "

@@ -23,7 +23,8 @@ def widen_then_narrow(values, middle, wider_is_smaller: bool):
     return bool(best > v[0] and best > v[-1]), float(best)
 
 
-@claim("dl.cycle.valleys_widen_then_narrow", chapter="cycle", needs=("cycle",),
+@claim("dl.cycle.valleys_widen_then_narrow", kind="paper", title="Within a cycle the valley widens, then narrows",
+       chapter="cycle", needs=("cycle",),
        paper="During a cycle the valleys widen (and deepen), then narrow (and rise); when a valley narrows the "
              "learning rate becomes too large and the network is pushed elsewhere",
        source="ICML 2021 abstract, claim 4; Sec. 5 and Fig. 4 (λ_max panel)",

@@ -6,7 +6,8 @@ from .analysis import dmse_gains
 from ...scorecard import claim, verdict
 
 
-@claim("dl.followup.dmse_improves_validation", chapter="followup_mse", needs=("followup_mse",),
+@claim("dl.followup.dmse_improves_validation", kind="paper", title="Dynamical MSE improves validation accuracy, most for small networks",
+       chapter="followup_mse", needs=("followup_mse",),
        paper="The dynamical versions of MSE improve validation accuracy on a simple classification problem, most for "
              "small networks (the losses' exact form is not known to us; DMSE1/DMSE2 are the book's reading)",
        source="Lavin & Ruiz-Garcia 2024, abstract",

@@ -14,7 +14,7 @@ def plot_loss_families(frame, columns=("validation_accuracy", "train_accuracy"))
     seed-mean validation accuracy); mean and 95% t-interval over seeds."""
     from ...statistics import t_interval
 
-    fig, axes = plt.subplots(1, len(columns), figsize=(6.2 * len(columns), 4), sharey=True)
+    fig, axes = plt.subplots(1, len(columns), figsize=(min(5 * len(columns), 10), 4), sharey=True)
     axes = np.atleast_1d(axes)
     widths = sorted(frame.width.unique())
     for family in [f for f in FAMILY_COLORS if f in set(frame.family)]:
@@ -32,6 +32,6 @@ def plot_loss_families(frame, columns=("validation_accuracy", "train_accuracy"))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.set(xlabel="hidden width (units)", ylabel=column.replace("_", " "), ylim=(0.25, 1.02),
                title=column.split("_")[0] + " set, end of training")
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].legend(fontsize="small", loc="upper left")
     fig.tight_layout()
     return fig

@@ -8,7 +8,8 @@ from ...scorecard import claim, verdict
 from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
 
 
-@claim("dl.image.mnist1d", chapter="image", needs=("image",),
+@claim("dl.image.mnist1d", kind="paper", title="Both effects with a CNN on images (MNIST-1D here)",
+       chapter="image", needs=("image",),
        paper="With a Myrtle5 CNN on CIFAR-10, the dynamical loss trains underparameterized (narrow) networks better "
              "and makes overparameterized (wide) ones generalize better than cross-entropy",
        source="ICML 2021 abstract, claims 1–2; Sec. 4 (CIFAR-10 protocol not known to us; here MNIST-1D, 1-D convs)",

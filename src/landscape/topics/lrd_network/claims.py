@@ -27,7 +27,8 @@ def decay_correlations(result) -> dict:
     return out
 
 
-@claim("lrd.nn.test_loss_falls_with_decay_epoch", chapter="lrd_network", needs=("lrd_network",),
+@claim("lrd.nn.test_loss_falls_with_decay_epoch", kind="paper", title="Network: decaying later lowers the test loss",
+       chapter="lrd_network", needs=("lrd_network",),
        paper="Subpaths decayed later end at lower test loss: 0.1955 (decay at 200) → 0.183 (900–1,000); "
              "correlation(decay epoch, final test loss) = −0.926 over epochs 500–1,000",
        source="authors' notebooks (VGG-small, CIFAR-10); paper Sec. 5 [figure number not verified]",
@@ -72,7 +73,8 @@ def path_landscape(result) -> dict:
     }
 
 
-@claim("lrd.nn.path_follows_train_valley_to_test_minimum", chapter="lrd_network", needs=("lrd_network",),
+@claim("lrd.nn.path_follows_train_valley_to_test_minimum", kind="paper", title="Network: the path follows the training valley to the test minimum",
+       chapter="lrd_network", needs=("lrd_network",),
        paper="In the PCA plane the large-LR main path travels along the low-train-loss valley and ends where the "
              "test loss is lowest (valley train loss ≈ 0.01–0.03; test ≈ 0.15–0.17 at the end vs 0.2–0.45 elsewhere)",
        source="paper Sec. 3 / abstract (loss-landscape visualization); authors' notebooks",

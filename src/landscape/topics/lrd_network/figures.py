@@ -10,7 +10,7 @@ import numpy as np
 def plot_decay_sweep(result):
     """Late decay on the network: left, the main path's losses over epochs with the decay epochs marked; right, each
     subpath's final loss against its decay epoch (held-out test set and the authors' augmented-train-split proxy)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = result["main_eval_epochs"]
     for key, label, color in (("train", "train (subset, no augmentation)", "C0"), ("test", "held-out test", "C1"),
                               ("proxy", "authors' proxy: train split, augmented", "C2")):
@@ -32,7 +32,7 @@ def plot_pca_landscape(result):
     """Train and test loss on the authors' curved PCA surface, with the main path (line) and the subpaths' ends
     (dots, coloured by decay epoch). As in the authors' figure, pc₁ runs along the vertical axis."""
     x1, x2 = result["grid_x1"], result["grid_x2"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True, layout="constrained")
     main = result["main_coords"]
     ends = result["sub_coords"][:, -1]
     for ax, key, title in zip(axes, ("grid_train_loss", "grid_test_loss"), ("train loss", "held-out test loss")):
@@ -47,5 +47,5 @@ def plot_pca_landscape(result):
         ax.set(title=title, xlabel="pc₂ coordinate")
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].legend(loc="lower left", fontsize="small")
     return fig

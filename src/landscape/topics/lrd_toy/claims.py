@@ -35,12 +35,6 @@ NOTES_FINAL_TEST_LOSS = {  # (noise, γ): {T₁: final test loss}
 }
 
 
-def _notes_path(noise: str, exponent: float) -> str:
-    """The notes' final test losses over T₁ as quoted in the claims: "1.201 (T₁ = 0) → 0.476 (2k) → …"."""
-    return " → ".join(f"{v:g} ({'T₁ = 0' if t == 0 else f'{t // 1000}k'})"
-                      for t, v in NOTES_FINAL_TEST_LOSS[(noise, exponent)].items())
-
-
 def notes_comparison(decay) -> pd.DataFrame:
     """Our final test losses next to the notes' check, for each (noise, γ) and T₁ that both have: the notes' value,
     our first seed's, the seed mean and the seed range (formatted to 3 decimals)."""
@@ -72,12 +66,12 @@ def _status(all_ok: bool, some_ok: bool) -> str:
     return verdict(all_ok, some_ok)
 
 
-@claim("lrd.toy.late_decay_lowers_test_loss", chapter="lrd_toy", needs=("lrd_toy_decay",),
-       paper="Extending the large-learning-rate phase (decaying later) lowers the final test loss of the nonlinear "
-             "model: the longer phase steers SGD toward the minimum-norm interpolator, which generalizes "
-             f"near-optimally. Notes' check (γ = 1, label noise ±0.3): {_notes_path('label', 1.0)}, "
-             f"L(w_mn) = {NOTES_TEST_LOSS_MN:g}",
-       source="AISTATS 2024 abstract (claim 3); paper notes, independent check",
+@claim("lrd.toy.late_decay_lowers_test_loss", kind="paper", title="Decaying later lowers the test loss (nonlinear model)",
+       chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="On the nonlinear model, an extended large-learning-rate phase steers SGD toward the minimum-norm "
+             "solution of the training loss, which may achieve near-optimal generalization: decaying the learning "
+             "rate later lowers the final test loss",
+       source="AISTATS 2024 abstract (claim 3)",
        criterion=f"γ = 1, label noise ±0.3: every seed's final test loss at the longest T₁ is ≥ "
                  f"{DROP_AT_LEAST:.0%} below its T₁ = 0 value, and the seed mean never rises from one T₁ to the "
                  "next by more than one standard error (over seeds) of that change")
@@ -103,11 +97,11 @@ def late_decay_lowers_test_loss(decay):
     return _status(every_seed and monotone, every_seed or monotone), ours, values
 
 
-@claim("lrd.toy.reaches_min_norm", chapter="lrd_toy", needs=("lrd_toy_decay",),
-       paper="A long large-LR phase brings the model to the minimum-L2-norm solution of the training loss "
-             f"(notes' check: final test loss {NOTES_FINAL_TEST_LOSS[('label', 1.0)][50000]:g} ≈ L(w_mn) = "
-             f"{NOTES_TEST_LOSS_MN:g} at T₁ = 50k)",
-       source="AISTATS 2024 abstract (claim 3); third-party review; paper notes, independent check",
+@claim("lrd.toy.reaches_min_norm", kind="paper", title="A long large-rate phase reaches the minimum-norm solution",
+       chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="An extended large-learning-rate phase steers the model toward the minimum-norm solution of the "
+             "training loss",
+       source="AISTATS 2024 abstract (claim 3)",
        criterion=f"γ = 1, label noise: for every seed, ‖w − w_mn‖ after the longest T₁ (then decay and GD polish) "
                  f"is ≤ {NEAR_MN:.0%} of its value after T₁ = 0 (where an immediate decay lands), and the final test "
                  f"loss is within {NEAR_MN:.0%} of L(w_mn)")
@@ -134,8 +128,9 @@ def reaches_min_norm(decay):
     return _status(bool(ok.all()), bool(ok.any())), ours, values
 
 
-@claim("lrd.toy.gamma0_no_effect", chapter="lrd_toy", needs=("lrd_toy_decay",),
-       paper="Control, the book's derivation (not a claim of the paper): for γ = 0 (plain linear regression) the "
+@claim("lrd.toy.gamma0_no_effect", kind="control", title="For γ = 0 the decay time cannot matter",
+       chapter="lrd_toy", needs=("lrd_toy_decay",),
+       paper="The book's derivation (not a claim of the paper): for γ = 0 (plain linear regression) the "
              "Hessian is constant and every gradient lies in the row space of X, so the decay time cannot matter "
              f"(notes' check: {NOTES_FINAL_TEST_LOSS[('label', 0.0)][0]:g} at every T₁)",
        source="paper notes, derived specification and independent check",
@@ -157,7 +152,8 @@ def gamma0_no_effect(decay):
     return verdict(ok), ours, out
 
 
-@claim("lrd.toy.noise_model", chapter="lrd_toy", needs=("lrd_toy_decay",),
+@claim("lrd.toy.noise_model", kind="finding", title="Only label noise drifts along the manifold to the minimum-norm point",
+       chapter="lrd_toy", needs=("lrd_toy_decay",),
        paper="Which SGD noise moves the model along the minima manifold? The paper's noise model is not verified "
              "here [open]. Notes' check (γ = 1): label noise drifts to w_mn; plain minibatch SGD stalls once on the "
              f"manifold ({NOTES_FINAL_TEST_LOSS[('plain', 1.0)][2000]:g} at every T₁ ≥ 2k); isotropic parameter "
@@ -188,7 +184,8 @@ def noise_model(decay):
     return _status(all(checks.values()), checks["label drifts to w_mn"]), ours, values
 
 
-@claim("lrd.toy.trace_decreases_along_path", chapter="lrd_toy", needs=("lrd_toy_decay",),
+@claim("lrd.toy.trace_decreases_along_path", kind="finding", title="The Hessian trace falls along the path",
+       chapter="lrd_toy", needs=("lrd_toy_decay",),
        paper="Phase II is a slow noise-driven drift along the minima manifold (paper's phase analysis, per a "
              "third-party review). Book's derivation: on M the Hessian trace (1/n)[‖X‖_F² r^{2γ} + "
              "(2γ + γ²)‖y‖² r^{−2}] is smallest at w_mn when ‖X‖_F²‖α_mn‖² ≥ (2 + γ)‖y‖², and label noise drifts "

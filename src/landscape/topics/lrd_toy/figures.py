@@ -49,7 +49,7 @@ def plot_lrd_picture(result, *, trajectory_every: int = 1):
     w1, w2 = result["grid_w1"], result["grid_w2"]
     extent = (w1[0], w1[-1], w2[0], w2[-1])
     P = len(seeds)
-    fig, axes = plt.subplots(2, P, figsize=(3.6 * P + 0.9, 7.4), squeeze=False, sharex=True, sharey=True,
+    fig, axes = plt.subplots(2, P, figsize=(min(3.6 * P + 0.9, 10), 7.4), squeeze=False, sharex=True, sharey=True,
                              layout="constrained")
     rows = [("train_loss_grid", "training loss $\\hat L(w)$", "mako"), ("test_loss_grid", "test loss $L(w)$", "rocket")]
     for r, (key, label, cmap) in enumerate(rows):
@@ -116,7 +116,7 @@ def plot_lrd_manifold_trace(checks, ratio_max: float = 2.0):
 
     from . import model as toy
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), layout="constrained")
     ratio = torch.linspace(1.0, ratio_max, 400, dtype=torch.float64)
     for ax, q, title in ((axes[0], checks.problem, f"d = {checks.d}, n = {checks.n}"),
                          (axes[1], checks.one_sample[0], "d = 2, n = 1")):
@@ -142,7 +142,7 @@ def plot_lrd_picture_norms(result):
     seeds = list(result["seeds"])
     P = len(seeds)
     steps = result["log_steps"]
-    fig, axes = plt.subplots(1, P, figsize=(3.9 * P, 3.2), squeeze=False, sharex=True, layout="constrained")
+    fig, axes = plt.subplots(1, P, figsize=(min(3.9 * P, 10), 3.2), squeeze=False, sharex=True, layout="constrained")
     for p, ax in enumerate(axes[0]):
         for i, (which, lr) in enumerate(zip(("large", "small"), result["lrs"])):
             ax.plot(steps, result["norm_curve"][p, i], color=LR_COLORS[which], lw=0.8 if which == "large" else 1.5,
@@ -169,7 +169,7 @@ def plot_lrd_decay(result, noise: str = "label"):
     from .analysis import final, index
 
     t1 = np.asarray(result["decay_steps"])
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
     for g in result["exponents"]:
         color = GAMMA_COLORS.get(float(g), None)
         gi, _ = index(result, g, noise)
@@ -196,7 +196,7 @@ def plot_lrd_noise_models(result):
 
     t1 = np.asarray(result["decay_steps"])
     noises = [str(z) for z in result["noises"]]
-    fig, axes = plt.subplots(2, len(noises), figsize=(3.9 * len(noises), 6.2), squeeze=False, sharex=True,
+    fig, axes = plt.subplots(2, len(noises), figsize=(min(3.9 * len(noises), 10), 6.2), squeeze=False, sharex=True,
                              sharey="row", layout="constrained")
     for c, noise in enumerate(noises):
         for g in result["exponents"]:
@@ -228,7 +228,7 @@ def plot_lrd_main_path(result, runs=((1.0, "label"), (2.0, "label"), (1.0, "plai
     (right, as logged)."""
     from .analysis import index, main_path
 
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.9), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), layout="constrained")
     exponents = [float(g) for g in result["exponents"]]
     noises = [str(z) for z in result["noises"]]
     styles = {"label": "-", "plain": "--", "isotropic": ":"}

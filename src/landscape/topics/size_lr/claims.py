@@ -23,7 +23,8 @@ def _not_converged(converged, widths, lrs) -> str:
     return f"; not converged (loss still moving over the last 10 % of training): {', '.join(cells)}" if cells else ""
 
 
-@claim("dl.followup.size_deepens_minima", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.size_deepens_minima", kind="paper", title="Larger networks reach deeper minima",
+       chapter="size_lr", needs=("size_lr",),
        paper="Network size changes the depth of the minima gradient descent finds (abstract; Fig. 1: three sizes, "
              "loss averaged over 20 runs). The direction is our reading: larger networks reach lower loss",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
@@ -42,7 +43,8 @@ def size_deepens(result):
         {"lrs": lrs, "widths": widths, "final_loss": loss.tolist(), "converged": converged.tolist()}
 
 
-@claim("dl.followup.lr_flattens_minima", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.lr_flattens_minima", kind="paper", title="A larger learning rate ends in flatter minima",
+       chapter="size_lr", needs=("size_lr",),
        paper="The learning rate changes the sharpness of the minima (abstract; Fig. 1: two learning rates, Hessian "
              "λ_max averaged over 20 runs). The direction is our reading: the larger rate ends in flatter minima",
        source="Lavin & Ruiz-Garcia 2024, abstract and Fig. 1",
@@ -64,7 +66,8 @@ def lr_flattens(result):
                                             "flatter": flatter, "converged": converged.tolist()}
 
 
-@claim("dl.followup.large_lr_edge_of_stability", chapter="size_lr", needs=("size_lr",),
+@claim("dl.followup.large_lr_edge_of_stability", kind="paper", title="At a large learning rate λmax stays near 2/η (edge of stability)",
+       chapter="size_lr", needs=("size_lr",),
        paper="The follow-up links the loss's instabilities to the edge of stability (Cohen et al. 2021): at a large "
              "rate, λ_max is held near 2/η",
        source="Lavin & Ruiz-Garcia 2024, abstract",

@@ -86,3 +86,23 @@ def init_table_summary(table) -> pd.DataFrame:
                           "final train accuracy": table["final_accuracy"]})
             .groupby(["init", "loss"], sort=False)["final train accuracy"]
             .agg(["mean", "min", "max", "count"]).round(3).reset_index())
+
+
+def period_table(result, schedule: GammaSchedule, steps: int, min_growth: float = 10) -> pd.DataFrame:
+    """One row per oscillating period of the Fig. 4 run: its steps, the cascade onset (t and τ, when |ΔF| grows at
+    least `min_growth`× within GROWTH_WINDOW steps), that growth, the mid-period minimum of λ_max and the training
+    accuracy at the period's end. `result` holds "objective", "accuracy", "hessian_max_steps", "hessian_max"."""
+    periods = oscillating_periods(schedule, steps)
+    onsets = {c.period: c for c in cascade_onsets(result["objective"], schedule)}
+    minima = mid_period_minima(result["hessian_max_steps"], result["hessian_max"], schedule, steps)
+    rows = []
+    for p, (start, end) in enumerate(periods):
+        c = onsets.get(p)
+        grown = c is not None and c.growth >= min_growth
+        rows.append({"period": p + 1, "steps": f"{start:,}–{end - 1:,}",
+                     "cascade onset t": f"{c.onset:,}" if grown else "none",
+                     "onset τ": f"{c.onset - start:,}" if grown else "—",
+                     f"|ΔF| growth in {GROWTH_WINDOW} steps": f"{c.growth:,.0f}×" if c else "—",
+                     "mid-period min λ_max": round(float(minima[p]), 2),
+                     "train acc. at period end": round(float(result["accuracy"][min(end, steps)]), 3)})
+    return pd.DataFrame(rows)

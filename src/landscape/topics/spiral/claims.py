@@ -25,10 +25,11 @@ def _fmt(values) -> str:
     return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
 
 
-@claim("dl.spiral.ce_fails", chapter="spiral", needs=("spiral_ce", "spiral_init_table"),
-       paper="In an underparameterized net plain cross-entropy fails to fit the data (independent check of the "
-             "authors' protocol: final train accuracy 0.47–0.52)",
-       source="ICML 2021 abstract and Sec. 4; paper notes, independent checks",
+@claim("dl.spiral.ce_fails", kind="paper", title="Plain cross-entropy fails on the small spiral net",
+       chapter="spiral", needs=("spiral_ce", "spiral_init_table"),
+       paper="In underparameterized networks the dynamical loss trains networks that fail to find a deep minimum of "
+             "plain cross-entropy; the spiral net of Fig. 4 (2 → 100 → 3) is the paper's small example",
+       source="ICML 2021 abstract (claim 1) and Sec. 4",
        criterion=f"CE (A = 1), 2021 init, 70k steps: final train accuracy < {CE_FAILS_BELOW} for the run and "
                  "every seed of the init table")
 def ce_fails(ce, table):
@@ -40,7 +41,8 @@ def ce_fails(ce, table):
                                                                           "seeds": seeds.tolist()}
 
 
-@claim("dl.spiral.dynamical_trains", chapter="spiral", needs=("spiral_dynamical", "spiral_init_table"),
+@claim("dl.spiral.dynamical_trains", kind="paper", title="The dynamical loss trains the same net",
+       chapter="spiral", needs=("spiral_dynamical", "spiral_init_table"),
        paper="The dynamical loss (A = 70, T = 5000) trains the same net: train accuracy ≈ 1.0 after the final CE "
              "period (Fig. 4, accuracy panel)",
        source="ICML 2021 Fig. 4",
@@ -54,7 +56,8 @@ def dynamical_trains(dyn, table):
                                                                           "seeds": seeds.tolist()}
 
 
-@claim("dl.spiral.cascade", chapter="spiral", needs=("spiral_dynamical",),
+@claim("dl.spiral.cascade", kind="paper", title="Period-doubling cascades near the end of each period",
+       chapter="spiral", needs=("spiral_dynamical",),
        paper="Near the end of each period the step-to-step change of F bifurcates (1 → 2 → 4 branches → chaos); "
              "the bursts vanish after t ≈ 45,000",
        source="ICML 2021 Fig. 4 (ΔF panel and zoom)",
@@ -77,7 +80,8 @@ def cascade(dyn):
                           "growth": [c.growth for c in growing]}
 
 
-@claim("dl.spiral.sharpness_crosses_2_over_eta", chapter="spiral", needs=("spiral_dynamical",),
+@claim("dl.spiral.sharpness_crosses_2_over_eta", kind="paper", title="Hessian λmax crosses 2/η before each cascade",
+       chapter="spiral", needs=("spiral_dynamical",),
        paper="Hessian λ_max of F rises through ≈ 2/η just before each period doubling",
        source="ICML 2021 Fig. 4 (λ_max panel); Sec. 5",
        criterion="for each cascade: λ_max < 2/η somewhere in the period's second half before the onset, and the "
@@ -103,7 +107,8 @@ def sharpness_crosses(dyn):
     return status, ours, {"leads": leads, "cascades": n}
 
 
-@claim("dl.spiral.mid_period_sharpness_decreases", chapter="spiral", needs=("spiral_dynamical",),
+@claim("dl.spiral.mid_period_sharpness_decreases", kind="paper", title="Mid-period sharpness falls over training",
+       chapter="spiral", needs=("spiral_dynamical",),
        paper="Mid-period minima of λ_max decrease over training (≈ 0.6 early → ≈ 0.3 late): the net is pushed to "
              "flatter regions",
        source="ICML 2021 Fig. 4 (λ_max panel); abstract",
@@ -117,7 +122,8 @@ def mid_period_sharpness(dyn):
         "minima": minima.tolist(), "early": early, "late": late}
 
 
-@claim("dl.spiral.ntk_grows", chapter="spiral", needs=("spiral_dynamical",),
+@claim("dl.spiral.ntk_grows", kind="paper", title="The NTK's top eigenvalue grows by an order of magnitude",
+       chapter="spiral", needs=("spiral_dynamical",),
        paper="NTK λ_max grows from ≈ 100 to ≈ 3,000 over training",
        source="ICML 2021 Fig. 4 (NTK panel)",
        criterion="NTK λ_max at the end ≥ 10× its start")
@@ -128,7 +134,8 @@ def ntk_grows(dyn):
             f"NTK λ_max {k[0]:.0f} → {k[-1]:.0f} ({ratio:.0f}×)", {"start": float(k[0]), "end": float(k[-1])})
 
 
-@claim("dl.spiral.init_sensitivity", chapter="spiral", needs=("spiral_init_table",),
+@claim("dl.spiral.init_sensitivity", kind="finding", title="Whether plain cross-entropy fails depends on the initialization",
+       chapter="spiral", needs=("spiral_init_table",),
        paper="Not in the paper. The authors' README: their notebook stopped reproducing when the library dropped "
              "dense-layer biases; their 2022 fix (Glorot init) makes plain CE succeed too (independent check: 0.99)",
        source="authors' repository README; paper notes, independent checks",

@@ -13,15 +13,16 @@ def _zoomed(ax, zoom):
         ax.set_xlim(*zoom)
 
 
-def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
-    """The paper's Fig. 4 panels for a stored spiral run: Γ, F, ΔF, train accuracy, Hessian λ_max of F (with 2/η),
-    NTK λ_max; left the full run, right the zoom. `ce_result`, if given, adds the plain-CE baseline in grey."""
+def plot_fig4(result, zoom=None, ce_result=None):
+    """The paper's Fig. 4 panels for a stored spiral run, one above the other: Γ, F, ΔF, train accuracy, Hessian
+    λ_max of F (with 2/η), NTK λ_max; the full run, or the window `zoom = (first, last step)` (the paper's right
+    column). `ce_result`, if given, adds the plain-CE baseline in grey."""
     config = result.typed_config
     schedule = config.schedule()
     F = result["objective"]
     t = np.arange(len(F))
-    fig, axes = plt.subplots(6, 2, figsize=(12, 15), sharex="col", gridspec_kw={"width_ratios": [2, 1]})
-    for col, window in enumerate([None, zoom]):
+    fig, axes = plt.subplots(6, 1, figsize=(7.6, 12.5), sharex="col", squeeze=False)
+    for col, window in enumerate([zoom]):
         lo, hi = (0, len(F)) if window is None else window
         sl = slice(lo, min(hi + 1, len(F)))
         ax = axes[0, col]
@@ -62,8 +63,7 @@ def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
     axes[1, 0].legend(loc="lower left")
     axes[3, 0].legend(loc="lower right")
     axes[4, 0].legend(loc="upper right")
-    axes[0, 0].set_title("full run")
-    axes[0, 1].set_title(f"zoom: t ∈ [{zoom[0]:,}, {zoom[1]:,}]")
+    axes[0, 0].set_title("full run" if zoom is None else f"zoom: t ∈ [{zoom[0]:,}, {zoom[1]:,}]")
     fig.align_ylabels(axes[:, 0])
     fig.tight_layout()
     return fig
@@ -72,7 +72,7 @@ def plot_fig4(result, zoom=(8000, 10500), ce_result=None):
 def plot_init_table(table):
     """Training accuracy curves of the initialization table: one panel per initialization, CE vs dynamical."""
     inits = list(dict.fromkeys(table["init"].tolist()))
-    fig, axes = plt.subplots(1, len(inits), figsize=(4 * len(inits), 3.4), sharey=True)
+    fig, axes = plt.subplots(1, len(inits), figsize=(min(3.3 * len(inits), 10), 3.4), sharey=True)
     steps = table["curve_steps"]
     for ax, init in zip(np.atleast_1d(axes), inits):
         for amplitude, color in zip(sorted(set(table["amplitude"].tolist())), ["0.55", "C0"]):

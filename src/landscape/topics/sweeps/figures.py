@@ -24,7 +24,7 @@ def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accura
 
     frame = final_frame(result)
     if axes is None:
-        fig, axes = plt.subplots(1, len(columns), figsize=(6.2 * len(columns), 4), sharey=True)
+        fig, axes = plt.subplots(1, len(columns), figsize=(min(5 * len(columns), 10), 4), sharey=True)
     axes = np.atleast_1d(axes)
     labels = list(dict.fromkeys(frame.sort_values("setting").label))
     colors = setting_colors(labels)
@@ -34,13 +34,14 @@ def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accura
             s = summary[summary.label == label].sort_values("width")
             ax.plot(s.width, s["mean"], "o-", ms=3.5, color=colors[label], label=label,
                     lw=2.0 if label.startswith(("CE", "MSE")) else 1.4)
-            ax.fill_between(s.width, s.lower, s.upper, color=colors[label], alpha=0.18, lw=0)
+            # an accuracy's interval is clipped to [0, 1]
+            ax.fill_between(s.width, s.lower.clip(0, 1), s.upper.clip(0, 1), color=colors[label], alpha=0.18, lw=0)
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(frame.width.unique()))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.set(xlabel="hidden width (units)", ylabel=column.replace("_", " "), ylim=(0.25, 1.02),
                title=column.split("_")[0] + " set, end of training")
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].legend(fontsize="small", loc="upper left")
     axes[0].figure.tight_layout()
     return axes[0].figure
 
@@ -70,5 +71,5 @@ def plot_paired_gain(result, reference: int, candidates, column: str = "validati
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set(xlabel="hidden width (units)",
            ylabel=f"{column.replace('_', ' ')} − {setting_label(settings[reference])}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize="small")
     return ax

@@ -1,0 +1,88 @@
+"""The book as a web page: local MathJax, one copy of each inline script, the book's CSS, and the repository buttons
+from one setting (`repository: url:` in `_config.yml`).
+
+- **MathJax offline.** The HTML loads MathJax 3 from `_static/mathjax/` (copied at build time from the pinned
+  `django-static-mathjax` wheel, which ships MathJax's `es5` build), never from a CDN.
+- **One copy of each inline script.** sphinx-thebe and sphinx-togglebutton register their inline configuration
+  scripts twice under Jupyter Book 1.x; the second `const THEBE_JS_URL` is a console error on every page.
+- **No console error on a first visit**: the theme's colour mode defaults to "auto".
+- **Buttons.** With `repository: url:` set, the pages get repository, issues, Binder and Colab buttons for that
+  repository; unset (or Jupyter Book's default URL), none of them, so no link points anywhere wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).parent
+JUPYTER_BOOK_DEFAULT_URL = "https://github.com/executablebooks/jupyter-book"
+MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to _static
+FIRST_VISIT_MODE = "if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = 'auto'; }"
+BINDER_URL = "https://mybinder.org"
+COLAB_URL = "https://colab.research.google.com"
+
+
+def mathjax_es5() -> Path:
+    """MathJax's `es5` folder inside the installed `django-static-mathjax` package (import name `mathjax`)."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("MathJax is not installed: pip install -r requirements.txt (django-static-mathjax)")
+    es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-chtml.js").is_file():
+        raise RuntimeError(f"MathJax's tex-chtml.js is missing under {es5}")
+    return es5
+
+
+def repository_url(theme_options: dict) -> str:
+    """The book's repository URL, or "" when `_config.yml` does not set one."""
+    url = (theme_options.get("repository_url") or "").strip().rstrip("/")
+    return "" if url in ("", JUPYTER_BOOK_DEFAULT_URL) else url
+
+
+def configure_buttons(theme_options: dict) -> dict:
+    """Repository, issues, Binder and Colab buttons when a repository URL is set; none otherwise."""
+    url = repository_url(theme_options)
+    launch = dict(theme_options.get("launch_buttons") or {})
+    theme_options["repository_url"] = url
+    theme_options["use_repository_button"] = bool(url)
+    theme_options["use_issues_button"] = bool(url)
+    theme_options["use_edit_page_button"] = False
+    launch["binderhub_url"] = BINDER_URL if url else ""
+    launch["colab_url"] = COLAB_URL if url else ""
+    launch["thebe"] = False
+    theme_options["launch_buttons"] = launch
+    return theme_options
+
+
+def _config_inited(app, config):
+    config.html_theme_options = configure_buttons(dict(config.html_theme_options or {}))
+    config.mathjax_path = MATHJAX_PATH
+    config.html_static_path = list(config.html_static_path) + [str(HERE / "static")]
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        # the same inline script is registered once with filename None and once with "": compare by content
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    context["script_files"] = kept
+
+
+def _copy_mathjax(app, exception):
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(mathjax_es5(), Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
+def setup(app):
+    app.connect("config-inited", _config_inited, priority=900)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("build-finished", _copy_mathjax)
+    app.add_css_file("book.css")
+    # A first visit has no stored colour mode; the theme then logs "Got invalid theme mode" as a console error.
+    app.add_js_file(None, body=FIRST_VISIT_MODE, priority=100)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
