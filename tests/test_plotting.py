@@ -124,6 +124,8 @@ def _figure_calls(smoke):
         "plot_paired_gain": (lambda: plotting.plot_paired_gain(smoke["capacity"], ce, dynamical, "train_accuracy",
                                                                ax=gain_ax()), (), {}),
         "plot_amp_period": (plotting.plot_amp_period, (smoke["amp_period"],), {}),
+        "plot_validation_curves": (plotting.plot_validation_curves, (smoke["image"], *_sweep_indices(smoke["image"])[:1],
+                                                                     _sweep_indices(smoke["image"])[1][0]), {}),
         "plot_loss_families": (plotting.plot_loss_families, (_loss_families(smoke),), {}),
         "plot_cycle_curvature": (plotting.plot_cycle_curvature, (smoke["cycle"], period), {}),
         "plot_cycle_profiles": (plotting.plot_cycle_profiles, (smoke["cycle"], period), {}),

@@ -73,3 +73,23 @@ def plot_paired_gain(result, reference: int, candidates, column: str = "validati
            ylabel=f"{column.replace('_', ' ')} − {setting_label(settings[reference])}")
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_validation_curves(result, reference: int, setting: int):
+    """Seed-mean validation accuracy during training, one colour per width: the `reference` setting (plain CE, solid)
+    and `setting` (the dynamical loss, dashed)."""
+    from ...plotting import steps_axis, width_palette
+
+    widths = result["widths"].tolist()
+    colors = width_palette(widths)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for i, w in enumerate(widths):
+        for k, ls in ((reference, "-"), (setting, "--")):
+            members = result["member_setting"] == k
+            ax.plot(result["steps"], np.nanmean(result["validation_accuracy"][i][:, members], axis=1), ls,
+                    color=colors[w], label=f"{w} channels, {'CE' if k == reference else 'dynamical'}")
+    ax.set(ylabel="validation accuracy", ylim=(0, 1))
+    steps_axis(ax, "full-batch GD step")
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig
