@@ -132,7 +132,7 @@ class DaskExecutor:
                     del os.environ["MALLOC_TRIM_THRESHOLD_"]
                 with dask.config.set(WORKER_CONFIG):
                     self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                                            processes=True, dashboard_address=None, silence_logs=40)
+                                                            processes=True, dashboard_address=":0", silence_logs=40)
                 self.client = distributed.Client(self.cluster)
             elif self.scheduler is not None:
                 self.client = distributed.Client(self.scheduler, timeout="15s")
