@@ -2,10 +2,10 @@
 prints the wall times, their ratio, the cluster's start-up and the units' overhead, and checks that both runs store
 identical arrays. Each way starts from an empty results folder (nothing is loaded).
 
-The sweep: `capacity` (spiral, 4 settings × 10 seeds per width, float32) at widths 40, 48, 56, 64 for 4,000 steps —
+The sweep: `capacity` (spiral, 4 settings × 10 seeds per width, float32) at widths 40, 48, 56, 64 for 2,400 steps —
 four width units of similar cost, so that 2 workers get equal shares.
 
-Usage: python benchmarks/dask_speed.py [--workers 2] [--steps 4000] [--widths 40 48 56 64] [--repeats 1]
+Usage: python benchmarks/dask_speed.py [--workers 2] [--steps 2400, a multiple of the 400-step record interval] [--widths 40 48 56 64] [--repeats 3]
 """
 
 import argparse
@@ -42,9 +42,9 @@ def worker_busy(result) -> float:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--widths", type=int, nargs="+", default=[40, 48, 56, 64])
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     overrides = {"widths": tuple(args.widths), "steps": args.steps}
 

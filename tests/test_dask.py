@@ -26,7 +26,7 @@ SWEEP = {"widths": (8, 16, 24), "steps": 6000, "record_every": 600, "seeds": 2}
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=50) as local, distributed.Client(local) as client:
         yield client
 

@@ -126,9 +126,13 @@ class DaskExecutor:
 
         try:
             if self.workers is not None:
+                # a nanny also copies its settings into this process's environment (and its workers inherit that):
+                # an earlier default cluster here leaves Dask's value behind
+                if os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536":
+                    del os.environ["MALLOC_TRIM_THRESHOLD_"]
                 with dask.config.set(WORKER_CONFIG):
                     self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                                            processes=True, dashboard_address=None, silence_logs=40)
+                                                            processes=True, dashboard_address=":0", silence_logs=40)
                 self.client = distributed.Client(self.cluster)
             elif self.scheduler is not None:
                 self.client = distributed.Client(self.scheduler, timeout="15s")
