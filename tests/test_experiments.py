@@ -20,7 +20,7 @@ STORED = [(p.parent.name, p) for name in EXPERIMENTS for p in STORE.stored(name)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store, fake_cifar10):
+def test_smoke_preset_runs_from_scratch_and_passes_its_drift_check(name, tmp_store, fake_cifar10):
     exp = get_experiment(name)
     result = load_or_run(name, "smoke", store=tmp_store, device="cpu", progress=False)
     assert result.provenance["preset"] == "smoke"
@@ -29,7 +29,7 @@ def test_smoke_preset_runs_from_scratch_and_replays(name, tmp_store, fake_cifar1
             # NaN may mark "not applicable" or a recorded divergence; ±inf would be a silent overflow
             assert not np.isinf(array).any(), f"{name}: {key} stores ±inf"
             assert np.isfinite(array).any(), f"{name}: {key} is entirely NaN"
-    for c in exp.replay(exp.preset("smoke"), result, device=resolve_device("cpu")):
+    for c in exp.drift_check(exp.preset("smoke"), result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
         np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 
@@ -42,7 +42,7 @@ def test_stored_result_is_what_the_code_produces(name, path):
     result = load_result(path)
     config = config_from_dict(exp.config_type, result.config)
     assert result.key == config_key(exp.name, exp.version, config) == path.stem.split("-")[-1]
-    for c in exp.replay(config, result, device=resolve_device("cpu")):
+    for c in exp.drift_check(config, result, device=resolve_device("cpu")):
         assert c.stored.shape == c.recomputed.shape, c.name
         np.testing.assert_allclose(c.recomputed, c.stored, rtol=c.rtol, atol=c.atol, equal_nan=True, err_msg=c.name)
 

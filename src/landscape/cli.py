@@ -179,7 +179,7 @@ def cmd_verify(args) -> int:
                 failures += 1
                 print(f"CORRUPT {exc}")
                 continue
-            for c in exp.replay(result.typed_config, result, device=resolve_device("cpu")):
+            for c in exp.drift_check(result.typed_config, result, device=resolve_device("cpu")):
                 ok = c.stored.shape == c.recomputed.shape and np.allclose(c.stored, c.recomputed, rtol=c.rtol,
                                                                          atol=c.atol, equal_nan=True)
                 failures += not ok

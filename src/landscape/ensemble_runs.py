@@ -82,7 +82,7 @@ def _unit_group(run_unit: Callable, unit, device, checkpoint, progress):
 
 def run_units(plan: Units, *, device, progress: bool, checkpoint: Checkpoint | None, description: str):
     """An experiment's units run here, one after the other (resumable as `run_groups`), then assembled: the
-    in-process path of `landscape.executor`, for `run` and the drift check's short replays."""
+    in-process path of `landscape.executor`, for `run` and the drift check's short reruns."""
     outputs = run_groups([partial(_unit_group, plan.run, unit, device) for unit in plan.units], progress=progress,
                          checkpoint=checkpoint, description=description)
     return plan.assemble(outputs)
@@ -122,10 +122,10 @@ def stack_groups(outputs: list[dict[str, np.ndarray]], keys=None) -> dict[str, n
 
 
 def compare_early(stored: dict, recomputed: dict, curves, dtype: str, groups=slice(None)) -> list[Comparison]:
-    """The drift check of an ensemble sweep: the recorded curves at step 0 (data, init, loss) at the replay
+    """The drift check of an ensemble sweep: the recorded curves at step 0 (data, init, loss) at the drift check
     tolerance, and the objective at every step t ≤ EARLY_STEPS at the cross-kernel tolerance. `groups` picks the
-    stored groups (widths) that the replay recomputed."""
-    rtol, atol = replay_tolerance(dtype)
+    stored groups (widths) that the drift check recomputed."""
+    rtol, atol = drift_tolerance(dtype)
     out = [Comparison(f"{name} at step 0", np.asarray(stored[name])[groups, :1], np.asarray(recomputed[name])[:, :1],
                       rtol=rtol, atol=atol) for name in curves]
     rtol, atol = early_tolerance(dtype)
@@ -150,7 +150,7 @@ def compare_prefix(stored: dict, recomputed: dict, names, rtol: float, atol: flo
 EARLY_STEPS = 50
 
 
-def replay_tolerance(dtype: str) -> tuple[float, float]:
+def drift_tolerance(dtype: str) -> tuple[float, float]:
     return (1e-8, 1e-10) if dtype == "float64" else (2e-4, 1e-6)
 
 

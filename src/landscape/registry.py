@@ -1,7 +1,7 @@
 """The experiment registry. A named experiment (defined in its topic, `landscape.topics.<topic>.experiment`): a
 validated config type, presets ("smoke" for CI, "full" for the book), a run function and a drift check.
 
-`run(config, *, device, progress, checkpoint) -> (arrays, summary)` computes a result; `replay(config, result, *,
+`run(config, *, device, progress, checkpoint) -> (arrays, summary)` computes a result; `drift_check(config, result, *,
 device) -> list[Comparison]` recomputes the first steps of a stored result so a test can compare them with what is
 stored. Bump `version` whenever a code change alters what `run` produces.
 
@@ -61,7 +61,7 @@ class Experiment:
     config_type: type
     presets: dict[str, Any]
     run: Callable
-    replay: Callable
+    drift_check: Callable
     description: str = ""
     tags: tuple = field(default_factory=tuple)
     split: Callable | None = None  # split(config) -> Units; None: the whole run is one unit

@@ -26,7 +26,7 @@ from ...validation import normalize_fields, require, require_finite, require_int
 from ...registry import Comparison, Experiment, register
 from ..spiral.experiment import FIG4, SpiralConfig
 
-REPLAY_STEPS = 300
+DRIFT_CHECK_STEPS = 300
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def run_cycle(config: CycleConfig, *, device, progress=True, checkpoint=None, un
                 rows["objective"].append(float(crit(model(data.x), data.y)))
             bar.update(1)
         bar.close()
-        if t < total:  # a short replay ends before the first snapshot
+        if t < total:  # a short drift check ends before the first snapshot
             log = train_full_batch(model, data, gamma[t:total + 1], run.lr, total - t)
             objective.extend(log.objective[:-1])
             accuracy.extend(log.accuracy[:-1])
@@ -168,8 +168,8 @@ def run_cycle(config: CycleConfig, *, device, progress=True, checkpoint=None, un
     return arrays, summary
 
 
-def replay_cycle(config: CycleConfig, result, *, device):
-    n = min(REPLAY_STEPS, config.end_step)
+def drift_check_cycle(config: CycleConfig, result, *, device):
+    n = min(DRIFT_CHECK_STEPS, config.end_step)
     arrays, _ = run_cycle(config, device=device, progress=False, until=n)
     out = [Comparison("objective", result["objective"][: n + 1], arrays["objective"], rtol=1e-8, atol=1e-12)]
     return out
@@ -182,7 +182,7 @@ SMOKE = CycleConfig(run=replace(FIG4, period=50, steps=400, hessian_every=0, ntk
 register(Experiment(
     name="cycle", version=1, title="The landscape over one period of the dynamical loss (Fig. 4 run, period 2)",
     chapter="cycle", config_type=CycleConfig, presets={"full": FULL, "smoke": SMOKE}, run=run_cycle,
-    replay=replay_cycle,
+    drift_check=drift_check_cycle,
     description="The Fig. 4 configuration retrained to the end of its second period (10,001 steps, float64); at 11 "
                 "points of that period: exact Hessian spectrum of F(·, t), SLQ density (20 vectors × 60 steps), "
                 "Hutchinson trace (200 samples), loss along the top eigenvector and a random direction."))

@@ -19,7 +19,7 @@ from ...runtime import cpu_threads
 from ...settings import Setting
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from ...registry import Experiment, Units, register
-from ...ensemble_runs import compare_prefix, log_arrays, merge_members, replay_tolerance, run_units
+from ...ensemble_runs import compare_prefix, log_arrays, merge_members, drift_tolerance, run_units
 from ..sweeps.experiment import CURVES, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
@@ -120,12 +120,12 @@ def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, un
                      description="widths")
 
 
-def replay_image(config: ImageConfig, result, *, device):
+def drift_check_image(config: ImageConfig, result, *, device):
     n = min(config.record_every, config.steps)
     small = replace(config, widths=config.widths[:1]) if len(config.widths) > 1 else config
     arrays, _ = run_image(small, device=device, progress=False, until=n)
     stored = {k: result[k][:1] for k in CURVES}
-    rtol, atol = replay_tolerance(config.dtype)
+    rtol, atol = drift_tolerance(config.dtype)
     return compare_prefix(stored, arrays, CURVES, rtol, atol)
 
 
@@ -141,7 +141,7 @@ CIFAR10_PAPER = ImageConfig(dataset="cifar10", train_per_class=5000, validation_
 register(Experiment(
     name="image", version=1, title="Myrtle-style CNN: CE vs the dynamical loss across widths (MNIST-1D; CIFAR-10 preset)",
     chapter="image", config_type=ImageConfig,
-    presets={"full": MNIST1D, "smoke": SMOKE, "cifar10": CIFAR10_PAPER}, run=run_image, replay=replay_image,
+    presets={"full": MNIST1D, "smoke": SMOKE, "cifar10": CIFAR10_PAPER}, run=run_image, drift_check=drift_check_image,
     split=split_image,
     description="full: MNIST-1D (500 training, 500 validation signals, class-balanced), Myrtle5-style 1-D CNN with "
                 "2…16 channels (2021 init, float32), plain CE and the dynamical CE (A = 10, T = 50, last period "

@@ -246,11 +246,11 @@ def _landscape(run: _Run, state: dict, progress: bool):
     return arrays, summary
 
 
-REPLAY_EPOCHS = 10
+DRIFT_CHECK_EPOCHS = 10
 
 
-def replay_late_decay(config: LateDecayNetConfig, result, *, device):
-    epochs = min(REPLAY_EPOCHS, config.main_epochs)
+def drift_check_late_decay(config: LateDecayNetConfig, result, *, device):
+    epochs = min(DRIFT_CHECK_EPOCHS, config.main_epochs)
     n = epochs // config.eval_every
     main = run_late_decay(config, device=device, progress=False, main_only_epochs=epochs)
     return [Comparison(f"main_{k}", result[f"main_{k}"][:n], np.array(main["log"][k]), rtol=1e-4, atol=1e-6)
@@ -265,7 +265,7 @@ register(Experiment(
     name="lrd_network", version=1, title="Late LR decay on a VGG-style 1-D CNN (MNIST-1D): main path, subpaths, "
                                          "PCA landscape",
     chapter="lrd_network", config_type=LateDecayNetConfig, presets={"full": FULL, "smoke": SMOKE},
-    run=run_late_decay, replay=replay_late_decay,
+    run=run_late_decay, drift_check=drift_check_late_decay,
     description="1,000 training signals (100 per class), MSE on one-hot, SGD momentum 0.9, wd 1e-4, lr 0.1, "
                 "batch 125; main path 1,000 epochs; 17 subpaths decayed ×0.1 at epochs 100…900, 200 epochs each."))
 
@@ -280,5 +280,5 @@ CIFAR_SMOKE = LateDecayCifarConfig(per_class=2, main_epochs=4, decay_epochs=(2, 
 register(Experiment(
     name="lrd_network_cifar10", version=1, title="Late LR decay on the authors' vgg-small, CIFAR-10 from a local copy",
     chapter="lrd_network", config_type=LateDecayCifarConfig, presets={"paper": CIFAR_PAPER, "smoke": CIFAR_SMOKE},
-    run=run_late_decay, replay=replay_late_decay,
+    run=run_late_decay, drift_check=drift_check_late_decay,
     description="Needs LANDSCAPE_CIFAR10 (python-pickle batches) and, at the paper preset, a GPU and hours."))

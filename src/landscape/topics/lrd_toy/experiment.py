@@ -22,7 +22,7 @@ from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int
 from ...registry import Comparison, Experiment, register
 
-REPLAY_STEPS = 100
+DRIFT_CHECK_STEPS = 100
 
 
 def _finite_comparisons(name: str, stored: np.ndarray, recomputed: np.ndarray, rtol: float, atol: float):
@@ -111,7 +111,7 @@ def _decay_log(config: DecayConfig, *, device, progress=False, checkpoint=None, 
     problem, w0 = _decay_setup(config, device)
     with cpu_threads(1, device):
         return toy.sgd(problem, w0, config.variants(), config.schedule(), log_every=config.log_every,
-                       prefix_steps=REPLAY_STEPS, until=until, progress=progress, checkpoint=checkpoint,
+                       prefix_steps=DRIFT_CHECK_STEPS, until=until, progress=progress, checkpoint=checkpoint,
                        description="lrd_toy_decay")
 
 
@@ -160,9 +160,9 @@ def run_decay(config: DecayConfig, *, device, progress=True, checkpoint=None):
     return arrays, summary
 
 
-def replay_decay(config: DecayConfig, result, *, device):
-    """Recompute the first REPLAY_STEPS SGD steps of every run, and the GD polish from the stored pre-polish points."""
-    log = _decay_log(config, device=device, until=REPLAY_STEPS)
+def drift_check_decay(config: DecayConfig, result, *, device):
+    """Recompute the first DRIFT_CHECK_STEPS SGD steps of every run, and the GD polish from the stored pre-polish points."""
+    log = _decay_log(config, device=device, until=DRIFT_CHECK_STEPS)
     shape = config.grid_shape
     out = _finite_comparisons("prefix_test_loss", result["prefix_test_loss"], log.prefix_test_loss.reshape(*shape, -1),
                               1e-9, 1e-12)
@@ -177,7 +177,7 @@ def replay_decay(config: DecayConfig, result, *, device):
     with cpu_threads(1, device), np.errstate(all="ignore"):
         polished = toy.gd_polish(w, problem, exponent, lr, config.polish_steps, alive)
     polished = torch.where(alive.unsqueeze(-1), polished, torch.nan).cpu().numpy().reshape(*shape, -1)
-    out += _finite_comparisons("w_final (GD polish replayed)", result["w_final"], polished, 1e-8, 1e-12)
+    out += _finite_comparisons("w_final (GD polish recomputed)", result["w_final"], polished, 1e-8, 1e-12)
     return out
 
 
@@ -188,7 +188,7 @@ DECAY_SMOKE = DecayConfig(exponents=(0.0, 1.0), decay_steps=(0, 1_000, 3_000), s
 register(Experiment(
     name="lrd_toy_decay", version=1, title="Toy model: final test loss against the decay step T₁ (γ × noise × seed)",
     chapter="lrd_toy", config_type=DecayConfig, presets={"full": DECAY_FULL, "smoke": DECAY_SMOKE},
-    run=run_decay, replay=replay_decay,
+    run=run_decay, drift_check=drift_check_decay,
     description="d = 50, n = 20, α* ~ N(0, I/d), γ ∈ {0, 1, 2}, label / plain / isotropic noise, batch 1; η = 0.01 "
                 "for T₁ ∈ {0, 2k, 5k, 10k, 20k, 50k} steps, η/10 for 20k, 2k full-batch GD; 5 seeds; float64."))
 
@@ -251,7 +251,7 @@ def _picture_log(config: PictureConfig, *, device, until=None, progress=False):
     w0 = toy.initial_points(config.seeds, 2, config.init_norm, device=device)
     with cpu_threads(1, device):
         log = toy.sgd(problem, w0, config.variants(), toy.Schedule(small_lr_steps=0, polish_steps=0),
-                      log_every=config.log_every, prefix_steps=REPLAY_STEPS, until=until, keep_points=True,
+                      log_every=config.log_every, prefix_steps=DRIFT_CHECK_STEPS, until=until, keep_points=True,
                       progress=progress, description="lrd_toy_picture")
     return problem, w0, log
 
@@ -301,8 +301,8 @@ def run_picture(config: PictureConfig, *, device, progress=True, checkpoint=None
     return arrays, summary
 
 
-def replay_picture(config: PictureConfig, result, *, device):
-    problem, _, log = _picture_log(config, device=device, until=REPLAY_STEPS)
+def drift_check_picture(config: PictureConfig, result, *, device):
+    problem, _, log = _picture_log(config, device=device, until=DRIFT_CHECK_STEPS)
     g = float(config.exponent)
     out = _finite_comparisons("prefix_test_loss", result["prefix_test_loss"], log.prefix_test_loss, 1e-9, 1e-12)
     grid = toy.loss_grid(problem.select(0), g, config.extent, config.grid_size)
@@ -316,6 +316,6 @@ register(Experiment(
     chapter="lrd_toy", config_type=PictureConfig,
     presets={"full": PictureConfig(), "smoke": PictureConfig(seeds=(1,), steps=2_000, log_every=10, grid_size=41,
                                                             valley_points=101)},
-    run=run_picture, replay=replay_picture,
+    run=run_picture, drift_check=drift_check_picture,
     description="d = 2, n = 1, γ = 1, label-noise SGD ±0.2 at η = 0.1 and 0.01 for 50k steps from ‖w₀‖ = 1.5; "
                 "train/test loss on a 161 × 161 grid; seeds 1, 2, 5."))

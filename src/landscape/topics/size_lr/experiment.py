@@ -7,7 +7,7 @@ All seeds and both learning rates of one width train together as one batched ens
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -108,7 +108,7 @@ def assemble_size_lr(config: SizeLRConfig, outputs):
     return arrays, summary
 
 
-def replay_size_lr(config: SizeLRConfig, result, *, device):
+def drift_check_size_lr(config: SizeLRConfig, result, *, device):
     arrays, _ = run_size_lr(config, device=device, progress=False, until=EARLY_STEPS)
     out = compare_early(result.arrays, arrays, CURVES, config.dtype)
     if config.hessian_every:  # the probe at step 0
@@ -124,6 +124,6 @@ SMOKE = SizeLRConfig(widths=(4, 16), lrs=(0.1, 1.0), seeds=3, steps=200, record_
 register(Experiment(
     name="size_lr", version=2, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 seeds",
     chapter="size_lr", config_type=SizeLRConfig, presets={"full": FULL, "smoke": SMOKE},
-    run=run_size_lr, replay=replay_size_lr, split=split_size_lr,
+    run=run_size_lr, drift_check=drift_check_size_lr, split=split_size_lr,
     description="Spiral (our train/validation split), 2-w-3 ReLU nets (2021 init, float32), widths 8/64/512 × "
                 "η = 0.1/1, 20 seeds, full-batch GD on plain CE for 10k steps; Hessian λ_max every 250 steps."))

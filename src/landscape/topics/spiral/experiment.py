@@ -22,7 +22,7 @@ from ...validation import normalize_fields, require, require_choice, require_fin
 from ...registry import Comparison, Experiment, Units, register
 from ...ensemble_runs import run_units
 
-REPLAY_STEPS = 300
+DRIFT_CHECK_STEPS = 300
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,15 @@ def run_spiral(config: SpiralConfig, *, device, progress=True, checkpoint=None):
     return _arrays(log), summary
 
 
-def replay_spiral(config: SpiralConfig, result, *, device):
-    n = min(REPLAY_STEPS, config.steps)
+def drift_check_spiral(config: SpiralConfig, result, *, device):
+    n = min(DRIFT_CHECK_STEPS, config.steps)
     arrays = _arrays(train_spiral(config, device=device, until=n))
     out = []
     for name, recomputed in arrays.items():
         stored = result[name]
         if name.endswith("_steps") or name in ("hessian_max", "ntk_max"):
             steps = result[name if name.endswith("_steps") else name + "_steps"]
-            keep = steps < n  # the replay's last step is a probe step of its own
+            keep = steps < n  # the drift check's last step is a probe step of its own
             stored = stored[keep]
             recomputed = recomputed[: keep.sum()]
         else:
@@ -122,7 +122,7 @@ SMOKE = SpiralConfig(period=50, steps=400, hessian_every=25, ntk_every=5)
 register(Experiment(
     name="spiral_dynamical", version=1, title="Spiral, dynamical loss A = 70, T = 5000 (ICML Fig. 4)",
     chapter="spiral", config_type=SpiralConfig, presets={"full": FIG4, "smoke": SMOKE},
-    run=run_spiral, replay=replay_spiral,
+    run=run_spiral, drift_check=drift_check_spiral,
     description="2-100-3 ReLU net, 2021 init, float64, full-batch GD η = 1, 70k steps, Hessian λ_max of F every "
                 "25 steps, NTK λ_max on the first 50 points every step."))
 
@@ -130,7 +130,7 @@ register(Experiment(
     name="spiral_ce", version=1, title="Spiral, plain cross-entropy baseline (A = 1), same protocol",
     chapter="spiral", config_type=SpiralConfig,
     presets={"full": replace(FIG4, amplitude=1.0), "smoke": replace(SMOKE, amplitude=1.0)},
-    run=run_spiral, replay=replay_spiral,
+    run=run_spiral, drift_check=drift_check_spiral,
     description="As spiral_dynamical with A = 1 (Γ ≡ 1)."))
 
 
@@ -169,7 +169,7 @@ def run_table_entry(unit, *, device, progress=False, checkpoint=None) -> dict:
 
 def assemble_init_table(config: InitTableConfig, until, done):
     units = config.units()
-    n = min(REPLAY_STEPS, config.run.steps) + 1
+    n = min(DRIFT_CHECK_STEPS, config.run.steps) + 1
     arrays = {
         "init": np.array([u.init for u in units]),
         "amplitude": np.array([u.amplitude for u in units]),
@@ -197,8 +197,8 @@ def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint
                      description="init table")
 
 
-def replay_init_table(config: InitTableConfig, result, *, device):
-    n = min(REPLAY_STEPS, config.run.steps)
+def drift_check_init_table(config: InitTableConfig, result, *, device):
+    n = min(DRIFT_CHECK_STEPS, config.run.steps)
     arrays, _ = run_init_table(config, device=device, progress=False, until=n)
     return [Comparison("prefix_cross_entropy", result["prefix_cross_entropy"], arrays["prefix_cross_entropy"])]
 
@@ -208,5 +208,5 @@ register(Experiment(
     chapter="spiral", config_type=InitTableConfig,
     presets={"full": InitTableConfig(),
              "smoke": InitTableConfig(seeds=(0,), run=replace(SMOKE, hessian_every=0, ntk_every=0), curve_every=10)},
-    run=run_init_table, replay=replay_init_table, split=split_init_table,
+    run=run_init_table, drift_check=drift_check_init_table, split=split_init_table,
     description="3 inits × {CE, A = 70} × 3 seeds, 70k steps each, final training accuracy."))

@@ -135,7 +135,7 @@ def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, un
                      description="widths")
 
 
-def replay_sweep(config: SweepConfig, result, *, device):
+def drift_check_sweep(config: SweepConfig, result, *, device):
     small = replace(config, widths=config.widths[:1] + config.widths[-1:]) if len(config.widths) > 2 else config
     arrays, _ = run_sweep(small, device=device, progress=False, until=EARLY_STEPS)
     keep = [0, len(config.widths) - 1] if len(config.widths) > 2 else list(range(len(config.widths)))
@@ -145,7 +145,7 @@ def replay_sweep(config: SweepConfig, result, *, device):
 def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
                    description: str) -> None:
     register(Experiment(name=name, version=version, title=title, chapter=chapter, config_type=SweepConfig,
-                        presets={"full": full, "smoke": smoke}, run=run_sweep, replay=replay_sweep,
+                        presets={"full": full, "smoke": smoke}, run=run_sweep, drift_check=drift_check_sweep,
                         description=description, split=split_sweep))
 
 
