@@ -53,3 +53,13 @@ def fake_cifar10(tmp_path, monkeypatch):
     folder = write_fake_cifar10(tmp_path / "cifar-10-batches-py")
     monkeypatch.setenv("LANDSCAPE_CIFAR10", str(folder))
     return folder
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """An empty results folder, named to the command line and the runner by LANDSCAPE_RESULTS."""
+    root = tmp_path / "results"
+    root.mkdir()
+    monkeypatch.setenv("LANDSCAPE_RESULTS", str(root))
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
+    return root

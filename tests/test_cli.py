@@ -34,14 +34,6 @@ def short_error(err: str, *words):
     return lines
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    """An empty results folder for the command line."""
-    root = tmp_path / "results"
-    root.mkdir()
-    monkeypatch.setenv("LANDSCAPE_RESULTS", str(root))
-    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
-    return root
 
 
 def test_missing_result_when_computing_is_off(capsys, results, monkeypatch):

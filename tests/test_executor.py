@@ -19,13 +19,6 @@ from landscape.validation import ConfigError, apply_overrides
 SMALL = {"widths": (4, 8, 12, 16), "steps": 100}
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    root = tmp_path / "results"
-    root.mkdir()
-    monkeypatch.setenv("LANDSCAPE_RESULTS", str(root))
-    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
-    return root
 
 
 def run_cli(capsys, *argv):

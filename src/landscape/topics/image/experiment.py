@@ -9,7 +9,6 @@ the spiral sweeps (`topics.sweeps.experiment`), so the same analysis and figures
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 
 from ...data import Dataset, balanced_subset, cifar10, mnist1d
 from ...ensemble import EnsembleMyrtle, train_ensemble
@@ -20,7 +19,7 @@ from ...settings import Setting
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from ...registry import Experiment, Units, register
 from ...ensemble_runs import compare_prefix, log_arrays, merge_members, drift_tolerance, run_units
-from ..sweeps.experiment import CURVES, sweep_arrays, validate_settings
+from ..sweeps.experiment import CURVES, validate_settings, width_units
 
 DATASETS = ("mnist1d", "cifar10")
 
@@ -109,10 +108,7 @@ def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
 
 def split_image(config: ImageConfig, until=None) -> Units:
     """One unit per width (channel count)."""
-    steps = config.steps if until is None else min(until, config.steps)
-    return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(sweep_arrays, config, width_prefix="c"), tuple(f"width {w}" for w in config.widths),
-                 costs=config.widths)
+    return width_units(config, until, run_width, "c")
 
 
 def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, until=None):

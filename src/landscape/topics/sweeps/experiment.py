@@ -121,13 +121,17 @@ def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
         return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
 
 
-def split_sweep(config: SweepConfig, until=None) -> Units:
+def width_units(config, until, run_width, width_prefix: str) -> Units:
     """One unit per width (each width is one batched ensemble; its members are not split further, so the stored
-    bits do not depend on how the sweep is run)."""
+    bits do not depend on how the sweep is run), for the spiral sweeps and the image sweep alike."""
     steps = config.steps if until is None else min(until, config.steps)
     return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(sweep_arrays, config, width_prefix="w"), tuple(f"width {w}" for w in config.widths),
+                 partial(sweep_arrays, config, width_prefix=width_prefix), tuple(f"width {w}" for w in config.widths),
                  costs=config.widths)
+
+
+def split_sweep(config: SweepConfig, until=None) -> Units:
+    return width_units(config, until, run_width, "w")
 
 
 def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
