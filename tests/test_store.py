@@ -244,3 +244,19 @@ def test_loaded_results_carry_their_config_type(tmp_store):
     assert read(path).typed_config == exp.preset("full")
     smoke = load_or_run("spiral_ce", "smoke", store=tmp_store, progress=False, device="cpu")
     assert smoke.typed_config == get_experiment("spiral_ce").preset("smoke")
+
+
+def test_every_stored_array_has_named_axes_that_fit_it():
+    """A loaded result names the axes of each array (the experiment's declaration): as many names as dimensions."""
+    from pathlib import Path
+
+    from landscape.runner import read
+
+    files = sorted((Path(__file__).resolve().parents[1] / "results").glob("*/*.npz"))
+    assert files
+    for f in files:
+        result = read(f)
+        for name, array in result.arrays.items():
+            assert len(result.axes.get(name, ())) == array.ndim, (result.experiment, name, array.shape)
+    sweep = read(next(f for f in files if f.parent.name == "capacity"))
+    assert sweep.axes["train_accuracy"] == ("width", "record", "member") and sweep.axes["member_seed"] == ("member",)

@@ -13,6 +13,8 @@ assembled result is the one `run` returns, bit for bit. Experiments without `spl
 
 from __future__ import annotations
 
+import fnmatch
+
 import dataclasses
 import importlib
 from dataclasses import dataclass, field
@@ -65,6 +67,11 @@ class Experiment:
     description: str = ""
     tags: tuple = field(default_factory=tuple)
     split: Callable | None = None  # split(config) -> Units; None: the whole run is one unit
+    axes: dict = field(default_factory=dict)  # array name or fnmatch pattern (first match wins) -> axis names
+
+    def axes_of(self, array: str) -> tuple[str, ...]:
+        """The named axes of a stored array, e.g. ("width", "record", "member"); () when not declared."""
+        return next((tuple(names) for pattern, names in self.axes.items() if fnmatch.fnmatchcase(array, pattern)), ())
 
     def preset(self, name: str):
         require_choice("preset", name, tuple(self.presets))

@@ -44,7 +44,10 @@ def resolve(name: str, preset: str | None = "full", config=None, overrides=None)
 
 
 def _typed(result: Result, config) -> Result:
-    return dataclasses.replace(result, typed_config=config)
+    """The result with its config dataclass and the named axes of its arrays (from the experiment's declaration)."""
+    experiment = get_experiment(result.experiment)
+    axes = {name: experiment.axes_of(name) for name in result.arrays}
+    return dataclasses.replace(result, typed_config=config, axes={k: v for k, v in axes.items() if v})
 
 
 def read(path: Path) -> Result:

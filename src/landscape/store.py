@@ -84,7 +84,8 @@ def _checksum(arrays: dict[str, np.ndarray], header: dict) -> str:
 class Result:
     """What an experiment produced: arrays, a summary of scalars, and where it came from. `config` is the stored
     dict; `typed_config` is the experiment's config dataclass, attached by `landscape.runner` (`load`, `load_or_run`,
-    `read`) and None for a file read here alone, since this layer does not know the experiments."""
+    `read`) and None for a file read here alone, since this layer does not know the experiments; `axes` names the
+    axes of each array (e.g. ("width", "record", "member")), attached the same way."""
 
     experiment: str
     key: str
@@ -93,6 +94,7 @@ class Result:
     summary: dict
     provenance: dict
     typed_config: Any = dataclasses.field(default=None, repr=False, compare=False)
+    axes: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)  # array -> axis names (runner)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]

@@ -179,10 +179,14 @@ FULL = CycleConfig()
 SMOKE = CycleConfig(run=replace(FIG4, period=50, steps=400, hessian_every=0, ntk_every=0), period_index=1,
                     snapshots=3, slq_vectors=2, slq_steps=10, hutchinson_samples=5, profile_points=7)
 
+CYCLE_AXES = {"objective": ("step",), "accuracy": ("step",), "snapshot_gamma": ("snapshot", "class"),
+              "eigenvalues": ("snapshot", "eigenvalue"), "slq_*": ("snapshot", "vector", "node"), "alphas": ("alpha",),
+              "profile_*": ("snapshot", "alpha"), "*": ("snapshot",)}
+
 register(Experiment(
     name="cycle", version=1, title="The landscape over one period of the dynamical loss (Fig. 4 run, period 2)",
     chapter="cycle", config_type=CycleConfig, presets={"full": FULL, "smoke": SMOKE}, run=run_cycle,
-    drift_check=drift_check_cycle,
+    drift_check=drift_check_cycle, axes=CYCLE_AXES,
     description="The Fig. 4 configuration retrained to the end of its second period (10,001 steps, float64); at 11 "
                 "points of that period: exact Hessian spectrum of F(·, t), SLQ density (20 vectors × 60 steps), "
                 "Hutchinson trace (200 samples), loss along the top eigenvector and a random direction."))

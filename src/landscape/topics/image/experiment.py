@@ -19,7 +19,7 @@ from ...settings import Setting
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from ...registry import Experiment, Units, register
 from ...ensemble_runs import compare_prefix, log_arrays, merge_members, drift_tolerance, run_units
-from ..sweeps.experiment import CURVES, validate_settings, width_units
+from ..sweeps.experiment import CURVES, SWEEP_AXES, validate_settings, width_units
 
 DATASETS = ("mnist1d", "cifar10")
 
@@ -138,7 +138,7 @@ register(Experiment(
     name="image", version=1, title="Myrtle-style CNN: CE vs the dynamical loss across widths (MNIST-1D; CIFAR-10 preset)",
     chapter="image", config_type=ImageConfig,
     presets={"full": MNIST1D, "smoke": SMOKE, "cifar10": CIFAR10_PAPER}, run=run_image, drift_check=drift_check_image,
-    split=split_image,
+    split=split_image, axes=SWEEP_AXES,
     description="full: MNIST-1D (500 training, 500 validation signals, class-balanced), Myrtle5-style 1-D CNN with "
                 "2…16 channels (2021 init, float32), plain CE and the dynamical CE (A = 10, T = 50, last period "
                 "plain), 4 seeds, full-batch GD η = 0.3 for 1,500 steps. cifar10: the 2-D Myrtle5 on CIFAR-10 from "

@@ -258,6 +258,11 @@ def drift_check_late_decay(config: LateDecayNetConfig, result, *, device):
 
 
 FULL = LateDecayNetConfig()
+LATE_DECAY_AXES = {"main_coords": ("snapshot", "component"), "main_snapshot_epochs": ("snapshot",), "main_*": ("eval",),
+                   "sub_decay_epochs": ("decay",), "sub_eval_offsets": ("eval",),
+                   "sub_coords": ("decay", "snapshot", "component"), "sub_*": ("decay", "eval"),
+                   "explained_variance_ratio": ("component",), "quadratic": ("coefficient",), "grid_x1": ("x1",),
+                   "grid_x2": ("x2",), "grid_*": ("x2", "x1")}
 SMOKE = LateDecayNetConfig(per_class=10, main_epochs=20, decay_epochs=(10, 15), subpath_epochs=10, eval_every=5,
                            snapshot_every=5, grid_shape=(6, 5), batch_size=25)
 
@@ -265,7 +270,7 @@ register(Experiment(
     name="lrd_network", version=1, title="Late LR decay on a VGG-style 1-D CNN (MNIST-1D): main path, subpaths, "
                                          "PCA landscape",
     chapter="lrd_network", config_type=LateDecayNetConfig, presets={"full": FULL, "smoke": SMOKE},
-    run=run_late_decay, drift_check=drift_check_late_decay,
+    run=run_late_decay, drift_check=drift_check_late_decay, axes=LATE_DECAY_AXES,
     description="1,000 training signals (100 per class), MSE on one-hot, SGD momentum 0.9, wd 1e-4, lr 0.1, "
                 "batch 125; main path 1,000 epochs; 17 subpaths decayed ×0.1 at epochs 100…900, 200 epochs each."))
 
@@ -280,5 +285,5 @@ CIFAR_SMOKE = LateDecayCifarConfig(per_class=2, main_epochs=4, decay_epochs=(2, 
 register(Experiment(
     name="lrd_network_cifar10", version=1, title="Late LR decay on the authors' vgg-small, CIFAR-10 from a local copy",
     chapter="lrd_network", config_type=LateDecayCifarConfig, presets={"paper": CIFAR_PAPER, "smoke": CIFAR_SMOKE},
-    run=run_late_decay, drift_check=drift_check_late_decay,
+    run=run_late_decay, drift_check=drift_check_late_decay, axes=LATE_DECAY_AXES,
     description="Needs LANDSCAPE_CIFAR10 (python-pickle batches) and, at the paper preset, a GPU and hours."))

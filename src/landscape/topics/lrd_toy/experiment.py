@@ -185,10 +185,24 @@ DECAY_FULL = DecayConfig()
 DECAY_SMOKE = DecayConfig(exponents=(0.0, 1.0), decay_steps=(0, 1_000, 3_000), seeds=(0, 1), small_lr_steps=1_000,
                           polish_steps=1_000, log_every=100)
 
+RUN = ("seed", "exponent", "noise", "decay_step")
+DECAY_AXES = {"seeds": ("seed",), "exponents": ("exponent",), "noises": ("noise",), "decay_steps": ("decay_step",),
+              "log_steps": ("log_step",), "prefix_test_loss": RUN + ("step",), "w_*": RUN + ("coordinate",),
+              "*_curve": RUN + ("log_step",), "alpha_star_norm2": ("seed",),
+              "test_loss_mn": ("seed", "exponent"), "norm_mn": ("seed", "exponent"), "trace_mn": ("seed", "exponent"),
+              "flattest_norm": ("seed", "exponent"), "test_loss_w0": ("seed", "exponent"), "*": RUN}
+PICTURE_AXES = {"*_curve": ("seed", "lr", "log_step"), "seeds": ("seed",), "lrs": ("lr",), "grid_w1": ("w1",), "grid_w2": ("w2",),
+                "*_grid": ("seed", "w2", "w1"), "valley": ("seed", "point", "coordinate"), "y": ("seed",),
+                "x": ("seed", "coordinate"), "alpha_star": ("seed", "coordinate"), "w0": ("seed", "coordinate"),
+                "w_mn": ("seed", "coordinate"), "w_star": ("seed", "coordinate"),
+                "w_flat": ("seed", "flattest_point", "coordinate"), "norm_*": ("seed",), "trace_*": ("seed",),
+                "log_steps": ("log_step",), "trajectory": ("seed", "lr", "log_step", "coordinate"),
+                "diverged_at": ("seed", "lr"), "prefix_test_loss": ("seed", "lr", "step")}
+
 register(Experiment(
     name="lrd_toy_decay", version=1, title="Toy model: final test loss against the decay step T₁ (γ × noise × seed)",
     chapter="lrd_toy", config_type=DecayConfig, presets={"full": DECAY_FULL, "smoke": DECAY_SMOKE},
-    run=run_decay, drift_check=drift_check_decay,
+    run=run_decay, drift_check=drift_check_decay, axes=DECAY_AXES,
     description="d = 50, n = 20, α* ~ N(0, I/d), γ ∈ {0, 1, 2}, label / plain / isotropic noise, batch 1; η = 0.01 "
                 "for T₁ ∈ {0, 2k, 5k, 10k, 20k, 50k} steps, η/10 for 20k, 2k full-batch GD; 5 seeds; float64."))
 
@@ -316,6 +330,6 @@ register(Experiment(
     chapter="lrd_toy", config_type=PictureConfig,
     presets={"full": PictureConfig(), "smoke": PictureConfig(seeds=(1,), steps=2_000, log_every=10, grid_size=41,
                                                             valley_points=101)},
-    run=run_picture, drift_check=drift_check_picture,
+    run=run_picture, drift_check=drift_check_picture, axes=PICTURE_AXES,
     description="d = 2, n = 1, γ = 1, label-noise SGD ±0.2 at η = 0.1 and 0.01 for 50k steps from ‖w₀‖ = 1.5; "
                 "train/test loss on a 161 × 161 grid; seeds 1, 2, 5."))

@@ -121,9 +121,14 @@ FULL = SizeLRConfig()
 SMOKE = SizeLRConfig(widths=(4, 16), lrs=(0.1, 1.0), seeds=3, steps=200, record_every=20, hessian_every=100,
                      lanczos_steps=10, data=SpiralSplitConfig(points_per_class=40))
 
+SIZE_LR_AXES = {"hessian_max_steps": ("hessian_record",), "hessian_max": ("width", "hessian_record", "member"),
+                "train_*": ("width", "record", "member"), "validation_*": ("width", "record", "member"),
+                "early_objective": ("width", "early_step", "member"), "diverged_at": ("width", "member"),
+                "steps": ("record",), "widths": ("width",), "member_*": ("member",)}
+
 register(Experiment(
     name="size_lr", version=2, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 seeds",
     chapter="size_lr", config_type=SizeLRConfig, presets={"full": FULL, "smoke": SMOKE},
-    run=run_size_lr, drift_check=drift_check_size_lr, split=split_size_lr,
+    run=run_size_lr, drift_check=drift_check_size_lr, split=split_size_lr, axes=SIZE_LR_AXES,
     description="Spiral (our train/validation split), 2-w-3 ReLU nets (2021 init, float32), widths 8/64/512 × "
                 "η = 0.1/1, 20 seeds, full-batch GD on plain CE for 10k steps; Hessian λ_max every 250 steps."))

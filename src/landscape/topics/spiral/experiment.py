@@ -118,11 +118,15 @@ def drift_check_spiral(config: SpiralConfig, result, *, device):
 
 FIG4 = SpiralConfig()
 SMOKE = SpiralConfig(period=50, steps=400, hessian_every=25, ntk_every=5)
+SPIRAL_AXES = {"hessian_max_steps": ("hessian_record",), "hessian_max": ("hessian_record",),
+               "ntk_max_steps": ("ntk_record",), "ntk_max": ("ntk_record",), "*": ("step",)}
+INIT_TABLE_AXES = {"curve_steps": ("record",), "accuracy_curves": ("run", "record"),
+                   "prefix_cross_entropy": ("run", "step"), "*": ("run",)}
 
 register(Experiment(
     name="spiral_dynamical", version=1, title="Spiral, dynamical loss A = 70, T = 5000 (ICML Fig. 4)",
     chapter="spiral", config_type=SpiralConfig, presets={"full": FIG4, "smoke": SMOKE},
-    run=run_spiral, drift_check=drift_check_spiral,
+    run=run_spiral, drift_check=drift_check_spiral, axes=SPIRAL_AXES,
     description="2-100-3 ReLU net, 2021 init, float64, full-batch GD η = 1, 70k steps, Hessian λ_max of F every "
                 "25 steps, NTK λ_max on the first 50 points every step."))
 
@@ -130,7 +134,7 @@ register(Experiment(
     name="spiral_ce", version=1, title="Spiral, plain cross-entropy baseline (A = 1), same protocol",
     chapter="spiral", config_type=SpiralConfig,
     presets={"full": replace(FIG4, amplitude=1.0), "smoke": replace(SMOKE, amplitude=1.0)},
-    run=run_spiral, drift_check=drift_check_spiral,
+    run=run_spiral, drift_check=drift_check_spiral, axes=SPIRAL_AXES,
     description="As spiral_dynamical with A = 1 (Γ ≡ 1)."))
 
 
@@ -208,5 +212,5 @@ register(Experiment(
     chapter="spiral", config_type=InitTableConfig,
     presets={"full": InitTableConfig(),
              "smoke": InitTableConfig(seeds=(0,), run=replace(SMOKE, hessian_every=0, ntk_every=0), curve_every=10)},
-    run=run_init_table, drift_check=drift_check_init_table, split=split_init_table,
+    run=run_init_table, drift_check=drift_check_init_table, split=split_init_table, axes=INIT_TABLE_AXES,
     description="3 inits × {CE, A = 70} × 3 seeds, 70k steps each, final training accuracy."))

@@ -146,11 +146,16 @@ def drift_check_sweep(config: SweepConfig, result, *, device):
     return compare_early(result.arrays, arrays, CURVES, config.dtype, groups=keep)
 
 
+SWEEP_AXES = {"train_*": ("width", "record", "member"), "validation_*": ("width", "record", "member"),
+              "early_objective": ("width", "early_step", "member"), "diverged_at": ("width", "member"),
+              "steps": ("record",), "widths": ("width",), "member_*": ("member",), "setting_*": ("setting",)}
+
+
 def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
                    description: str) -> None:
     register(Experiment(name=name, version=version, title=title, chapter=chapter, config_type=SweepConfig,
                         presets={"full": full, "smoke": smoke}, run=run_sweep, drift_check=drift_check_sweep,
-                        description=description, split=split_sweep))
+                        description=description, split=split_sweep, axes=SWEEP_AXES))
 
 
 SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
