@@ -103,6 +103,7 @@ def _figure_calls(smoke):
     period = config_from_dict(CycleConfig, smoke["cycle"].config).period_index + 1
     snapshots = len(smoke["cycle"]["snapshot_steps"])
     ce, dynamical = _sweep_indices(smoke["capacity"])
+    image_ce, image_dynamical = _sweep_indices(smoke["image"])
     gain_ax = lambda: plt.subplots()[1]  # noqa: E731
     return {
         "plot_gammas": (lambda: plotting.plot_gammas(spiral.schedule(), spiral.steps, ax=gain_ax()), (), {}),
@@ -124,8 +125,7 @@ def _figure_calls(smoke):
         "plot_paired_gain": (lambda: plotting.plot_paired_gain(smoke["capacity"], ce, dynamical, "train_accuracy",
                                                                ax=gain_ax()), (), {}),
         "plot_amp_period": (plotting.plot_amp_period, (smoke["amp_period"],), {}),
-        "plot_validation_curves": (plotting.plot_validation_curves, (smoke["image"], *_sweep_indices(smoke["image"])[:1],
-                                                                     _sweep_indices(smoke["image"])[1][0]), {}),
+        "plot_validation_curves": (plotting.plot_validation_curves, (smoke["image"], image_ce, image_dynamical[0]), {}),
         "plot_loss_families": (plotting.plot_loss_families, (_loss_families(smoke),), {}),
         "plot_cycle_curvature": (plotting.plot_cycle_curvature, (smoke["cycle"], period), {}),
         "plot_cycle_profiles": (plotting.plot_cycle_profiles, (smoke["cycle"], period), {}),

@@ -99,6 +99,9 @@ class Result:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
 
 def save_result(path: Path, result: Result) -> None:
     path = Path(path)

@@ -21,7 +21,6 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import Dataset
-from .flat import flatten, flatten_rows, unflatten, unflatten_rows
 from .losses import LOSSES, cross_entropy_per_sample, per_member_losses
 from .runtime import Checkpoint
 from .validation import ConfigError, require, require_choice, require_finite, require_int
@@ -80,10 +79,6 @@ class EnsembleModel:
         grads = torch.autograd.grad(total, self.params)
         return obj.detach(), stat.detach(), logits.detach(), grads
 
-    def num_parameters(self) -> int:
-        """Parameters of one member."""
-        return sum(p[0].numel() for p in self.params)
-
     def state(self):
         return [p.detach().clone() for p in self.params]
 
@@ -91,14 +86,6 @@ class EnsembleModel:
         with torch.no_grad():
             for p, s in zip(self.params, state):
                 p.copy_(s)
-
-    def flat(self, tensors: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """Per-member flattening: (E, n)."""
-        return flatten_rows(self.params if tensors is None else tensors)
-
-    def unflat(self, v: torch.Tensor) -> list[torch.Tensor]:
-        """(E, n) → tensors shaped like `params`."""
-        return unflatten_rows(v, [p[0] for p in self.params])
 
     def probe_target(self):
         """What probes receive as `model`."""
@@ -130,20 +117,11 @@ class ModuleEnsemble(EnsembleModel):
         grads = torch.autograd.grad(objective, self.params)
         return objective.detach()[None], per_sample.detach().mean()[None], logits.detach()[None], grads
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.params)
-
     def state(self):
         return {k: v.detach().clone() for k, v in self.module.state_dict().items()}
 
     def load_state(self, state) -> None:
         self.module.load_state_dict(state)
-
-    def flat(self, tensors=None):
-        return flatten(self.params if tensors is None else tensors)[None]
-
-    def unflat(self, v):
-        return unflatten(v[0], self.params)
 
     def probe_target(self):
         return self.module

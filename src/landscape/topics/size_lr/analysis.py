@@ -22,7 +22,7 @@ def final_values(result, name: str) -> tuple[list[float], np.ndarray]:
     """(learning rates, (widths, lrs) table): the seed-mean of each run's final value of the curve `name` (the mean
     over its last records, `statistics.readout`)."""
     lrs = learning_rates(result)
-    steps = result[f"{name}_steps"] if f"{name}_steps" in getattr(result, "arrays", result) else result["steps"]
+    steps = result[f"{name}_steps"] if f"{name}_steps" in result else result["steps"]
     final = readout(result[name], steps, axis=1)  # (widths, members)
     return lrs, np.array([[np.nanmean(final[i, result["member_lr"] == lr]) for lr in lrs]
                           for i in range(len(result["widths"]))])

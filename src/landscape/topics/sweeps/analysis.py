@@ -19,8 +19,7 @@ def settings_of(result) -> list[Setting]:
 
 def data_splits(result) -> int:
     """How many data splits a stored sweep covers (its runs vary the initial seed on each)."""
-    arrays = getattr(result, "arrays", result)
-    return len(arrays["split_seeds"]) if "split_seeds" in arrays else 1
+    return len(result["split_seeds"]) if "split_seeds" in result else 1
 
 
 def splits_note(result) -> str:
