@@ -50,6 +50,15 @@ def test_fig4_final_period_is_plain_ce():
     assert np.all(g[s.plain_ce_from:] == 1.0) and g[s.plain_ce_from - 2501].max() > 2.9
 
 
+@pytest.mark.parametrize("period", [100, 400, 4000])
+def test_final_plain_phase_has_one_length_for_every_period(period):
+    s = GammaSchedule(3, 10.0, period, 30_000, final_plain_steps=2_000)
+    assert s.plain_ce_from == 28_000
+    g = s.gammas(np.arange(30_001))
+    assert np.all(g[28_000:] == 1.0)
+    assert np.any(g[:28_000] != 1.0)  # before it the emphasis runs on
+
+
 def test_amplitude_one_is_cross_entropy():
     torch.manual_seed(0)
     logits, y = torch.randn(50, 4, dtype=torch.float64), torch.randint(0, 4, (50,))
@@ -75,6 +84,11 @@ def test_weighted_loss_averages_over_samples_not_over_weights():
     (dict(num_classes=3, amplitude=2.0, period=-5), "period"),
     (dict(num_classes=1, amplitude=2.0, period=10), "num_classes"),
     (dict(num_classes=3, amplitude=2.0, period=10, final_plain_ce=True), "total_steps"),
+    (dict(num_classes=3, amplitude=2.0, period=10, final_plain_steps=5), "total_steps"),
+    (dict(num_classes=3, amplitude=2.0, period=10, total_steps=50, final_plain_steps=50), "final_plain_steps"),
+    (dict(num_classes=3, amplitude=2.0, period=10, total_steps=50, final_plain_steps=-1), "final_plain_steps"),
+    (dict(num_classes=3, amplitude=2.0, period=10, total_steps=50, final_plain_ce=True, final_plain_steps=5),
+     "final_plain_steps"),
 ])
 def test_bad_schedule_inputs_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):

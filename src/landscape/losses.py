@@ -53,6 +53,8 @@ class GammaSchedule:
     num_classes: C (≥ 2). amplitude: A (≥ 1; A = 1 is plain CE). period: T in full-batch steps (≥ 1).
     total_steps / final_plain_ce: when both are given, the emphasis stops (A → 1) from the first period start
     s ≥ total_steps − T onward, as in the authors' Fig. 4 notebook ("the last period is plain CE").
+    total_steps / final_plain_steps: the emphasis stops for the last `final_plain_steps` steps, whatever T — the
+    sweeps' final plain phase, of one length for every period (not the authors' option; the book's choice).
     """
 
     num_classes: int
@@ -60,6 +62,7 @@ class GammaSchedule:
     period: int
     total_steps: int | None = None
     final_plain_ce: bool = False
+    final_plain_steps: int = 0
 
     def __post_init__(self):
         require_int("num_classes", self.num_classes, at_least=2)
@@ -70,6 +73,13 @@ class GammaSchedule:
             require(self.total_steps is not None, "total_steps", "given when final_plain_ce=True", self.total_steps)
         if self.total_steps is not None:
             require_int("total_steps", self.total_steps, at_least=1)
+        require_int("final_plain_steps", self.final_plain_steps, at_least=0)
+        if self.final_plain_steps:
+            require(self.total_steps is not None, "total_steps", "given when final_plain_steps > 0", self.total_steps)
+            require(not self.final_plain_ce, "final_plain_steps", "0 when final_plain_ce=True (one final phase)",
+                    self.final_plain_steps)
+            require(self.final_plain_steps < self.total_steps, "final_plain_steps", "< total_steps",
+                    self.final_plain_steps)
 
     @property
     def cycle(self) -> int:
@@ -78,7 +88,9 @@ class GammaSchedule:
 
     @property
     def plain_ce_from(self) -> int | None:
-        """First step of the final plain-CE period, or None."""
+        """First step of the final plain-CE phase, or None."""
+        if self.final_plain_steps:
+            return self.total_steps - self.final_plain_steps
         if not self.final_plain_ce:
             return None
         start = max(self.total_steps - self.period, 0)
