@@ -44,6 +44,34 @@ class SpiralSplitConfig:
         return train.to(device), val.to(device)
 
 
+SELECTION, EVALUATION = "selection", "evaluation"
+
+
+def plan_runs(seeds: int, split_seeds, selection_split_seeds=()) -> tuple[tuple[int, int, str], ...]:
+    """(initial seed, split seed, role) of every run of a sweep: `seeds` runs on each data split, the selection
+    splits first. Run r starts from initial seed r, so no two runs share their weights, and the runs that select
+    hyper-parameters (role "selection") share neither weights nor split with those that evaluate them."""
+    splits = [(s, SELECTION) for s in selection_split_seeds] + [(s, EVALUATION) for s in split_seeds]
+    return tuple((i * seeds + j, s, role) for i, (s, role) in enumerate(splits) for j in range(seeds))
+
+
+def validate_splits(split_seeds, selection_split_seeds) -> None:
+    require(len(split_seeds) > 0, "split_seeds", "a non-empty tuple of data-split seeds", split_seeds)
+    for name, seeds in (("split_seeds", split_seeds), ("selection_split_seeds", selection_split_seeds)):
+        for s in seeds:
+            require_int(name, s)
+        require(len(set(seeds)) == len(seeds), name, "distinct seeds", seeds)
+    require(not set(split_seeds) & set(selection_split_seeds), "selection_split_seeds",
+            "seeds disjoint from split_seeds (selection and evaluation use different data splits)",
+            selection_split_seeds)
+
+
+def run_arrays(runs) -> dict[str, np.ndarray]:
+    """The stored description of a sweep's runs, per member: initial seed, data split, role."""
+    return {"member_seed": np.array([r[0] for r in runs]), "member_split": np.array([r[1] for r in runs]),
+            "member_role": np.array([r[2] for r in runs])}
+
+
 def log_arrays(log: EnsembleLog) -> dict[str, np.ndarray]:
     """An ensemble log as named arrays: (records, members) curves, probes, divergence."""
     out = {"steps": log.steps, "train_objective": log.objective, "train_loss": log.static_loss,

@@ -7,7 +7,7 @@ All seeds and both learning rates of one width train together as one batched ens
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -17,8 +17,8 @@ from ...models import INITS, torch_dtype
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from ...registry import Experiment, Units, register
-from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, run_units,
-                              stack_groups)
+from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, merge_members,
+                              plan_runs, run_arrays, run_units, stack_groups, validate_splits)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
@@ -27,8 +27,9 @@ CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accurac
 class SizeLRConfig:
     widths: tuple[int, ...] = (8, 64, 512)
     lrs: tuple[float, ...] = (0.1, 1.0)
-    seeds: int = 20
-    steps: int = 10_000
+    seeds: int = 5  # per data split
+    split_seeds: tuple[int, ...] = (0, 1, 2, 3)
+    steps: int = 20_000
     record_every: int = 50
     hessian_every: int = 250
     lanczos_steps: int = 20
@@ -43,6 +44,7 @@ class SizeLRConfig:
         for lr in self.lrs:
             require_finite("lrs", lr, positive=True)
         require_int("seeds", self.seeds, at_least=1)
+        validate_splits(self.split_seeds, ())
         require_int("steps", self.steps, at_least=1)
         require_int("record_every", self.record_every, at_least=1)
         require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
@@ -51,27 +53,41 @@ class SizeLRConfig:
         require_choice("init", self.init, INITS)
         torch_dtype(self.dtype)
 
+    def runs(self):
+        """(initial seed, split seed, role) of each run: `seeds` runs on each data split (no selection runs: this
+        sweep picks nothing)."""
+        return plan_runs(self.seeds, self.split_seeds)
+
     def members(self):
-        """(lr, seed) of each member of one width's ensemble."""
-        return [(float(lr), s) for lr in self.lrs for s in range(self.seeds)]
+        """(lr, run index) of each member of one width's ensemble."""
+        return [(float(lr), r) for lr in self.lrs for r in range(len(self.runs()))]
 
 
 def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
-    """One unit: (config, width, steps), every learning rate × seed of that width as one batched ensemble, on one
-    CPU thread."""
+    """One unit: (config, width, steps), every learning rate × run of that width as batched ensembles (one per data
+    split), on one CPU thread."""
     config, width, steps = unit
+    runs, members = config.runs(), config.members()
     with cpu_threads(1, device):
-        train, val = config.data.make(torch_dtype(config.dtype), device)
-        members = config.members()
-        model = EnsembleMLP.init(2, width, 3, [s for _, s in members], init=config.init, dtype=config.dtype,
-                                 device=device)
-        probes = [hessian_probe(train, "dce", None, config.hessian_every, config.lanczos_steps)] \
-            if config.hessian_every else []
-        log = train_ensemble(model, train, lr=[lr for lr, _ in members], steps=steps,
-                             record_every=config.record_every, eval_sets={"validation": val}, probes=probes,
-                             checkpoint=checkpoint, progress=progress, description=f"width {width}",
-                             early_steps=EARLY_STEPS)
-        return log_arrays(log)
+        parts = []
+        for split in config.split_seeds:
+            idx = [i for i, (_, r) in enumerate(members) if runs[r][1] == split]
+            train, val = replace(config.data, split_seed=split).make(torch_dtype(config.dtype), device)
+            model = EnsembleMLP.init(2, width, 3, [runs[members[i][1]][0] for i in idx], init=config.init,
+                                     dtype=config.dtype, device=device)
+            probes = [hessian_probe(train, "dce", None, config.hessian_every, config.lanczos_steps)] \
+                if config.hessian_every else []
+            log = train_ensemble(model, train, lr=[members[i][0] for i in idx], steps=steps,
+                                 record_every=config.record_every, eval_sets={"validation": val}, probes=probes,
+                                 checkpoint=checkpoint.sub(f"split{split}") if checkpoint is not None else None,
+                                 progress=progress, description=f"width {width} split {split}",
+                                 early_steps=EARLY_STEPS)
+            parts.append((idx, log_arrays(log)))
+        names = CURVES + ("diverged_at", "early_objective") + (("hessian_max",) if probes else ())
+        out = merge_members(parts, len(members), names)
+        if probes:
+            out["hessian_max_steps"] = parts[0][1]["hessian_max_steps"]
+        return out
 
 
 def split_size_lr(config: SizeLRConfig, until=None) -> Units:
@@ -94,7 +110,9 @@ def assemble_size_lr(config: SizeLRConfig, outputs):
     members = config.members()
     arrays["widths"] = np.array(config.widths)
     arrays["member_lr"] = np.array([lr for lr, _ in members])
-    arrays["member_seed"] = np.array([s for _, s in members])
+    runs = config.runs()
+    arrays.update(run_arrays([runs[r] for _, r in members]))
+    arrays["split_seeds"] = np.array(config.split_seeds)
     summary = {}
     for i, w in enumerate(config.widths):
         for lr in config.lrs:
@@ -118,17 +136,18 @@ def drift_check_size_lr(config: SizeLRConfig, result, *, device):
 
 
 FULL = SizeLRConfig()
-SMOKE = SizeLRConfig(widths=(4, 16), lrs=(0.1, 1.0), seeds=3, steps=200, record_every=20, hessian_every=100,
+SMOKE = SizeLRConfig(widths=(4, 16), lrs=(0.1, 1.0), seeds=1, steps=200, record_every=20, hessian_every=100,
                      lanczos_steps=10, data=SpiralSplitConfig(points_per_class=40))
 
 SIZE_LR_AXES = {"hessian_max_steps": ("hessian_record",), "hessian_max": ("width", "hessian_record", "member"),
                 "train_*": ("width", "record", "member"), "validation_*": ("width", "record", "member"),
                 "early_objective": ("width", "early_step", "member"), "diverged_at": ("width", "member"),
-                "steps": ("record",), "widths": ("width",), "member_*": ("member",)}
+                "steps": ("record",), "widths": ("width",), "member_*": ("member",), "split_seeds": ("split",)}
 
 register(Experiment(
-    name="size_lr", version=2, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 seeds",
+    name="size_lr", version=3, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 runs",
     chapter="size_lr", config_type=SizeLRConfig, presets={"full": FULL, "smoke": SMOKE},
     run=run_size_lr, drift_check=drift_check_size_lr, split=split_size_lr, axes=SIZE_LR_AXES,
-    description="Spiral (our train/validation split), 2-w-3 ReLU nets (2021 init, float32), widths 8/64/512 × "
-                "η = 0.1/1, 20 seeds, full-batch GD on plain CE for 10k steps; Hessian λ_max every 250 steps."))
+    description="Spiral (4 of our train/validation splits × 5 initial seeds = 20 runs), 2-w-3 ReLU nets (2021 init, "
+                "float32), widths 8/64/512 × η = 0.1/1, full-batch GD on plain CE for 20k steps; Hessian λ_max every "
+                "250 steps."))

@@ -21,8 +21,8 @@ from ...runtime import cpu_threads
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
 from ...registry import Experiment, Units, register
-from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, log_arrays, merge_members, run_units,
-                              stack_groups)
+from ...ensemble_runs import (EARLY_STEPS, EVALUATION, SpiralSplitConfig, compare_early, log_arrays, merge_members,
+                              plan_runs, run_arrays, run_units, stack_groups, validate_splits)
 
 CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
@@ -39,23 +39,28 @@ def validate_settings(settings) -> None:
 
 
 def sweep_arrays(config, outputs, width_prefix: str = "w"):
-    """Stack the width groups of an ensemble sweep into its stored arrays (curves, member and setting tables) and a
-    summary of final accuracies per width × setting, keyed f"{width_prefix}{width} {setting}"."""
+    """Stack the width groups of an ensemble sweep into its stored arrays (curves, member and setting tables, the
+    data splits) and a summary of final accuracies per width × setting over the evaluation runs, keyed
+    f"{width_prefix}{width} {setting}"."""
     arrays = stack_groups(outputs, CURVES + ("diverged_at",) + (("early_objective",) if "early_objective" in outputs[0]
                                                                  else ()))
     arrays["steps"] = outputs[0]["steps"]
     members = config.members()
+    runs = config.runs()
     arrays["widths"] = np.array(config.widths)
     arrays["member_setting"] = np.array([k for k, _ in members])
-    arrays["member_seed"] = np.array([s for _, s in members])
+    arrays.update(run_arrays([runs[r] for _, r in members]))
+    arrays["split_seeds"] = np.array(config.split_seeds)
+    arrays["selection_split_seeds"] = np.array(config.selection_split_seeds, dtype=np.int64)
     arrays["setting_loss"] = np.array([s[0] for s in config.settings])
     arrays["setting_amplitude"] = np.array([float(s[1]) for s in config.settings])
     arrays["setting_period"] = np.array([int(s[2]) for s in config.settings])
     arrays["setting_lr"] = np.array([float(s[3]) for s in config.settings])
     summary = {}
+    evaluation = arrays["member_role"] == EVALUATION
     for i, w in enumerate(config.widths):
         for k, s in enumerate(config.settings):
-            m = arrays["member_setting"] == k
+            m = (arrays["member_setting"] == k) & evaluation
             key = f"{width_prefix}{w} {setting_label(s)}"
             summary[f"{key} train_accuracy"] = float(np.nanmean(arrays["train_accuracy"][i, -1, m]))
             summary[f"{key} validation_accuracy"] = float(np.nanmean(arrays["validation_accuracy"][i, -1, m]))
@@ -65,14 +70,18 @@ def sweep_arrays(config, outputs, width_prefix: str = "w"):
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """widths × settings × seeds on the spiral split; settings are (loss, A, T, η) tuples."""
+    """widths × settings × runs on spiral splits; settings are (loss, A, T, η) tuples. Each data split (the
+    `selection_split_seeds`, then the `split_seeds`) gets `seeds` runs, each from its own initial weights; every
+    setting trains every run. Settings are picked on the selection runs and evaluated on the others."""
 
     widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
     settings: tuple[Setting, ...] = (("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0),
                        ("dce", 70.0, 2000, 1.0))
-    seeds: int = 10
-    steps: int = 16_000
-    final_plain_ce: bool = True
+    seeds: int = 4
+    split_seeds: tuple[int, ...] = (1, 2, 3)
+    selection_split_seeds: tuple[int, ...] = (0,)
+    steps: int = 24_000
+    final_plain_steps: int = 4_000
     record_every: int = 400
     init: str = "ntk2021"
     dtype: str = "float32"
@@ -83,40 +92,63 @@ class SweepConfig:
         require_int_tuple("widths", self.widths, at_least=1)
         validate_settings(self.settings)
         require_int("seeds", self.seeds, at_least=1)
+        validate_splits(self.split_seeds, self.selection_split_seeds)
         require_int("steps", self.steps, at_least=1)
+        require_int("final_plain_steps", self.final_plain_steps, at_least=0)
+        require(self.final_plain_steps < self.steps, "final_plain_steps", f"< steps ({self.steps})",
+                self.final_plain_steps)
         require_int("record_every", self.record_every, at_least=1)
         require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
         require_choice("init", self.init, INITS)
         torch_dtype(self.dtype)
 
+    def runs(self):
+        """(initial seed, split seed, role) of each run (`ensemble_runs.plan_runs`)."""
+        return plan_runs(self.seeds, self.split_seeds, self.selection_split_seeds)
+
     def members(self):
-        """(setting index, seed) of each member of one width's ensemble (setting-major)."""
-        return [(k, s) for k in range(len(self.settings)) for s in range(self.seeds)]
+        """(setting index, run index) of each member of one width's ensemble (setting-major)."""
+        return [(k, r) for k in range(len(self.settings)) for r in range(len(self.runs()))]
 
     def schedule(self, setting) -> GammaSchedule | None:
         _, A, T, _ = setting
-        return None if A == 1 else GammaSchedule(3, float(A), int(T), self.steps, self.final_plain_ce)
+        return None if A == 1 else GammaSchedule(3, float(A), int(T), self.steps,
+                                                 final_plain_steps=self.final_plain_steps)
+
+
+def member_groups(config, kinds):
+    """Member indices of one width grouped by (loss kind, data split): the members of a batched ensemble share
+    their loss and their training data."""
+    runs = config.runs()
+    members = config.members()
+    groups = []
+    for kind in kinds:
+        for split in dict.fromkeys(r[1] for r in runs):
+            idx = [i for i, (k, r) in enumerate(members) if config.settings[k][0] == kind and runs[r][1] == split]
+            if idx:
+                groups.append((kind, split, idx))
+    return groups
 
 
 def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
-    """One unit of a sweep: (config, width, steps), every setting × seed of that width as batched ensembles (one per
-    loss kind present: the loss is shared by an ensemble's members), on one CPU thread."""
+    """One unit of a sweep: (config, width, steps), every setting × run of that width as batched ensembles (one per
+    loss kind and data split), on one CPU thread."""
     config, width, steps = unit
     kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
+    runs, members = config.runs(), config.members()
     with cpu_threads(1, device):
-        train, val = config.data.make(torch_dtype(config.dtype), device)
-        members = config.members()
         parts = []
-        for kind in kinds:
-            idx = [i for i, (k, _) in enumerate(members) if config.settings[k][0] == kind]
-            model = EnsembleMLP.init(2, width, 3, [members[i][1] for i in idx], init=config.init,
+        for kind, split, idx in member_groups(config, kinds):
+            train, val = replace(config.data, split_seed=split).make(torch_dtype(config.dtype), device)
+            model = EnsembleMLP.init(2, width, 3, [runs[members[i][1]][0] for i in idx], init=config.init,
                                      dtype=config.dtype, device=device)
             schedules = [config.schedule(config.settings[members[i][0]]) for i in idx]
             log = train_ensemble(model, train, loss=kind, schedules=schedules,
                                  lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
                                  record_every=config.record_every, eval_sets={"validation": val},
-                                 checkpoint=checkpoint.sub(kind) if checkpoint is not None else None,
-                                 progress=progress, description=f"width {width} {kind}", early_steps=EARLY_STEPS)
+                                 checkpoint=checkpoint.sub(f"{kind}-split{split}") if checkpoint is not None else None,
+                                 progress=progress, description=f"width {width} {kind} split {split}",
+                                 early_steps=EARLY_STEPS)
             parts.append((idx, log_arrays(log)))
         return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
 
@@ -148,7 +180,8 @@ def drift_check_sweep(config: SweepConfig, result, *, device):
 
 SWEEP_AXES = {"train_*": ("width", "record", "member"), "validation_*": ("width", "record", "member"),
               "early_objective": ("width", "early_step", "member"), "diverged_at": ("width", "member"),
-              "steps": ("record",), "widths": ("width",), "member_*": ("member",), "setting_*": ("setting",)}
+              "steps": ("record",), "widths": ("width",), "member_*": ("member",), "setting_*": ("setting",),
+              "split_seeds": ("split",), "selection_split_seeds": ("selection_split",)}
 
 
 def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
@@ -159,14 +192,15 @@ def register_sweep(name: str, version: int, title: str, chapter: str, full: Swee
 
 
 SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
+SMOKE = dict(seeds=1, steps=200, final_plain_steps=40, record_every=20, data=SMOKE_DATA)
 
 register_sweep(
-    "capacity", 2, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
+    "capacity", 3, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
     full=SweepConfig(),
-    smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), seeds=2, steps=200,
-                      record_every=20, data=SMOKE_DATA),
-    description="Spiral split, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) "
-                "settings of the dynamical loss (last period plain CE), 10 seeds, full-batch GD η = 1, 16k steps.")
+    smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), **SMOKE),
+    description="Spiral, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) settings of "
+                "the dynamical loss, full-batch GD η = 1 for 24k steps, the last 4k plain CE; 4 data splits × 4 "
+                "initial seeds: split 0 selects the setting, splits 1–3 (12 runs) evaluate it.")
 
 
 def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
@@ -176,16 +210,17 @@ def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
 
 
 register_sweep(
-    "amp_period", 2, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
-    full=SweepConfig(widths=(64, 256), settings=amp_period_settings((3.0, 10.0, 30.0, 70.0), (100, 400, 1600, 4000)),
-                     seeds=4),
-    smoke=SweepConfig(widths=(4, 32), settings=amp_period_settings((10.0,), (10, 40)), seeds=2, steps=200,
-                      record_every=20, data=SMOKE_DATA),
-    description="Spiral split, widths 64 (CE fails) and 256 (CE fits), A ∈ {1, 3, 10, 30, 70} × T ∈ {100, 400, "
-                "1600, 4000}, 4 seeds, full-batch GD η = 1 for 16k steps, last period plain CE.")
+    "amp_period", 3, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
+    full=SweepConfig(widths=(64, 256), settings=amp_period_settings((3.0, 10.0, 30.0, 70.0), (100, 400, 1600)),
+                     selection_split_seeds=()),
+    smoke=SweepConfig(widths=(4, 32), settings=amp_period_settings((10.0,), (10, 40)), selection_split_seeds=(),
+                      **SMOKE),
+    description="Spiral, widths 64 and 256, A ∈ {1, 3, 10, 30, 70} × T ∈ {100, 400, 1600}, full-batch GD η = 1 for "
+                "24k steps, the last 4k plain CE; 3 data splits × 4 initial seeds (every cell read, Bonferroni-"
+                "corrected for the 12 cells: no selection runs).")
 
 
-def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.2)) -> tuple:
+def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.3, 1.0)) -> tuple:
     """MSE, DMSE1 and DMSE2 (the book's reading of the follow-up's losses), each at every learning rate."""
     return tuple(s for lr in lrs for s in (("dmse1", 1.0, int(period), float(lr)),
                                            ("dmse1", float(amplitude), int(period), float(lr)),
@@ -193,10 +228,9 @@ def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.2)) -> tuple:
 
 
 register_sweep(
-    "followup_mse", 2, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
+    "followup_mse", 3, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
     full=SweepConfig(widths=(16, 64, 256), settings=mse_family_settings()),
-    smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), seeds=2, steps=200,
-                      record_every=20, data=SMOKE_DATA),
-    description="Spiral split, widths 16/64/256, MSE and the two dynamical MSE losses (A = 10, T = 500, last period "
-                "plain), η ∈ {0.1, 0.2}, 10 seeds, full-batch GD for 16k steps; same data, seeds and steps as "
-                "`capacity`, whose CE and DCE runs the chapter compares with.")
+    smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), **SMOKE),
+    description="Spiral, widths 16/64/256, MSE and the two dynamical MSE losses (A = 10, T = 500), each at η ∈ "
+                "{0.1, 0.3, 1}, full-batch GD for 24k steps, the last 4k plain; 4 data splits × 4 initial seeds: "
+                "split 0 selects each loss's η, splits 1–3 (12 runs) evaluate it.")
