@@ -1,5 +1,6 @@
 """Configs of the ensemble experiments: bad input is rejected with the field's name; groups resume."""
 
+from dataclasses import replace
 import numpy as np
 import pytest
 import torch
@@ -64,7 +65,10 @@ from landscape.settings import setting_label  # noqa: E402
     (dict(settings=()), "settings"), (dict(settings=(("dce", 1.0, 10),)), "settings"),
     (dict(settings=(("hinge", 1.0, 10, 1.0),)), "loss"), (dict(settings=(("dce", 0.5, 10, 1.0),)), "amplitude"),
     (dict(settings=(("dce", 2.0, 0, 1.0),)), "period"), (dict(settings=(("dce", 2.0, 10, 0.0),)), "lr"),
-    (dict(widths=(4, -1)), "widths"), (dict(seeds=0), "seeds"), (dict(steps=100, record_every=7), "record_every"),
+    (dict(widths=(4, -1)), "widths"), (dict(seeds=0), "seeds"),
+    (dict(steps=100, final_plain_steps=10, record_every=7), "record_every"), (dict(split_seeds=()), "split_seeds"), (dict(split_seeds=(1, 1)), "split_seeds"),
+    (dict(split_seeds=(0, 1), selection_split_seeds=(0,)), "selection_split_seeds"),
+    (dict(steps=1000, final_plain_steps=1000), "final_plain_steps"),
 ])
 def test_sweep_config_names_the_bad_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
@@ -84,17 +88,21 @@ def test_sweep_members_share_seeds_across_settings_and_match_single_runs():
     from landscape.ensemble import EnsembleMLP, train_ensemble
 
     config = SweepConfig(widths=(6,), settings=(("dce", 1.0, 10, 1.0), ("dce", 5.0, 10, 0.5)), seeds=2, steps=40,
-                         record_every=20, dtype="float64", data=SpiralSplitConfig(points_per_class=30))
+                         final_plain_steps=10, record_every=20, dtype="float64",
+                         data=SpiralSplitConfig(points_per_class=30))
     arrays, _ = run_sweep(config, device="cpu", progress=False)
-    train, val = config.data.make(torch.float64, "cpu")
-    log = train_ensemble(EnsembleMLP.init(2, 6, 3, [1]), train, schedules=config.schedule(config.settings[1]),
+    run = 5  # initial seed 5 on split 2, an evaluation run
+    assert config.runs()[run] == (5, 2, "evaluation")
+    train, val = replace(config.data, split_seed=2).make(torch.float64, "cpu")
+    log = train_ensemble(EnsembleMLP.init(2, 6, 3, [5]), train, schedules=config.schedule(config.settings[1]),
                          lr=0.5, steps=40, record_every=20, eval_sets={"validation": val})
-    member = [i for i, (k, s) in enumerate(config.members()) if k == 1 and s == 1][0]
+    member = [i for i, (k, r) in enumerate(config.members()) if k == 1 and r == run][0]
+    assert arrays["member_seed"][member] == 5 and arrays["member_split"][member] == 2
     np.testing.assert_allclose(arrays["train_loss"][0, :, member], log.static_loss[:, 0], rtol=1e-12)
     np.testing.assert_allclose(arrays["validation_accuracy"][0, :, member], log.evals["validation"]["accuracy"][:, 0])
     # step 0: same seed, same weights → same loss for both settings
     seeds = arrays["member_seed"]
-    for s in (0, 1):
+    for s in range(8):
         a, b = np.nonzero(seeds == s)[0]
         assert arrays["train_loss"][0, 0, a] == arrays["train_loss"][0, 0, b]
 
@@ -119,19 +127,14 @@ def test_amp_period_grid_puts_plain_ce_once():
                             ("dce", 10.0, 400, 1.0))
 
 
-def test_crossfit_difference_picks_on_the_other_half():
-    import pandas as pd
-    from landscape.topics.sweeps.analysis import crossfit_difference
+def test_runs_keep_selection_and_evaluation_apart():
+    from landscape.ensemble_runs import plan_runs
 
-    # setting 1 is better on seeds 0-1, setting 2 on seeds 2-3; reference 0 is flat
-    rows = []
-    for seed in range(4):
-        rows += [{"width": 8, "setting": 0, "seed": seed, "validation_accuracy": 0.5},
-                 {"width": 8, "setting": 1, "seed": seed, "validation_accuracy": 0.9 if seed < 2 else 0.4},
-                 {"width": 8, "setting": 2, "seed": seed, "validation_accuracy": 0.4 if seed < 2 else 0.9}]
-    frame = pd.DataFrame(rows)
-    # picked on seeds 0-1 → setting 1, tested on seeds 2-3 (−0.1 each); and the other way round
-    assert crossfit_difference(frame, 8, [1, 2], [0]).tolist() == pytest.approx([-0.1, -0.1, -0.1, -0.1])
+    runs = plan_runs(3, (1, 2, 3), (0,))
+    assert [r[0] for r in runs] == list(range(12))  # one initial seed per run
+    assert [r[1] for r in runs] == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    assert [r[2] for r in runs] == ["selection"] * 3 + ["evaluation"] * 9
+    assert plan_runs(2, (5,)) == ((0, 5, "evaluation"), (1, 5, "evaluation"))
 
 
 def test_mse_family_settings():

@@ -86,6 +86,9 @@ def _sweep_indices(result):
     return ce, [k for k, s in enumerate(settings) if s[1] > 1]
 
 
+from landscape.topics.followup_mse.analysis import picked_lrs  # noqa: E402
+
+
 def _loss_families(smoke):
     """The follow-up chapter's frame: MSE-family runs plus the capacity sweep's CE and DCE, with a `family` column."""
     both = pd.concat([final_frame(smoke["followup_mse"]), final_frame(smoke["capacity"])], ignore_index=True)
@@ -126,7 +129,7 @@ def _figure_calls(smoke):
                                                                ax=gain_ax()), (), {}),
         "plot_amp_period": (plotting.plot_amp_period, (smoke["amp_period"],), {}),
         "plot_validation_curves": (plotting.plot_validation_curves, (smoke["image"], image_ce, image_dynamical[0]), {}),
-        "plot_loss_families": (plotting.plot_loss_families, (_loss_families(smoke),), {}),
+        "plot_loss_families": (plotting.plot_loss_families, (_loss_families(smoke), picked_lrs(smoke["followup_mse"])), {}),
         "plot_cycle_curvature": (plotting.plot_cycle_curvature, (smoke["cycle"], period), {}),
         "plot_cycle_profiles": (plotting.plot_cycle_profiles, (smoke["cycle"], period), {}),
         "plot_cycle_spectra": (plotting.plot_cycle_spectra, (smoke["cycle"], [0, snapshots // 2, snapshots - 2]), {}),

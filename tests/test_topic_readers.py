@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from landscape.topics.followup_mse.analysis import best_rate_means, family_frame
+from landscape.topics.followup_mse.analysis import family_frame
 from landscape.topics.size_lr.analysis import final_table, learning_rates, seed_mean
 from landscape.topics.spiral.analysis import init_table_accuracies, init_table_summary
 
@@ -41,13 +41,6 @@ def test_size_lr_readers():
                                               round(23 * 0.5, 2)]
 
 
-def test_best_rate_means_takes_the_better_rate_per_family_and_width():
-    frame = pd.DataFrame({"family": ["MSE"] * 4 + ["CE"] * 2, "width": [16, 16, 16, 16, 16, 16],
-                          "lr": [0.1, 0.1, 0.2, 0.2, 1.0, 1.0], "validation_accuracy": [0.5, 0.7, 0.4, 0.4, 0.8, 0.9]})
-    means = best_rate_means(frame)
-    assert np.isclose(means.loc[("MSE", 16)], 0.6) and np.isclose(means.loc[("CE", 16)], 0.85)
-
-
 def test_family_frame_labels_every_run(tmp_store):
     from landscape.runner import load_or_run
 
@@ -57,7 +50,8 @@ def test_family_frame_labels_every_run(tmp_store):
     assert set(frame.width) <= set(mse["widths"].tolist())
     assert set(frame[frame.run == "followup_mse"].family) <= {"MSE", "DMSE1", "DMSE2"}
     assert set(frame[frame.run == "capacity"].family) <= {"CE", "DCE"}
-    assert (frame.run == "followup_mse").sum() == mse["member_setting"].size * len(mse["widths"])
+    evaluation = (mse["member_role"] == "evaluation").sum()
+    assert (frame.run == "followup_mse").sum() == evaluation * len(mse["widths"])  # selection runs are left out
 
 
 def fake_converging_size_lr(moving_cell=None):
@@ -186,3 +180,81 @@ def test_rerun_box_names_commands_times_and_the_bigger_run():
     assert "87 s on cpu" in text and "10.7 min in all" in text and "not measured" in text and "more seeds" in text
     assert "20 s on a GPU" in rerun_box(a, bigger="x", gpu_seconds={"spiral_ce": 20})._repr_markdown_()
     assert repr(rerun_box(a, bigger="x")) == "Rerun this chapter: spiral_ce"
+
+
+def fake_sweep_result(final_train, final_val, settings, splits=(1, 2, 3), seeds=4, moving=()):
+    """A stored sweep, made up: one width (512), `settings`, one selection split (0) and `splits` for evaluation,
+    `seeds` runs each. final_train/final_val(setting, role, run) give each run's flat final accuracies; members in
+    `moving` (setting indices) have a training loss still falling at the end."""
+    from landscape.ensemble_runs import plan_runs, run_arrays
+
+    runs = plan_runs(seeds, splits, (0,))
+    members = [(k, r) for k in range(len(settings)) for r in range(len(runs))]
+    steps = np.arange(0, 1001, 100)
+    shape = (1, len(steps), len(members))
+    train, val, loss = np.zeros(shape), np.zeros(shape), np.ones(shape) * 0.1
+    for m, (k, r) in enumerate(members):
+        train[0, :, m] = final_train(k, runs[r][2], r)
+        val[0, :, m] = final_val(k, runs[r][2], r)
+        if k in moving:
+            loss[0, :, m] = 1 - steps / 1000 * 0.9
+    return {"widths": np.array([512]), "steps": steps, "train_accuracy": train, "validation_accuracy": val,
+            "train_loss": loss, "validation_loss": loss, "diverged_at": np.full((1, len(members)), -1),
+            "member_setting": np.array([k for k, _ in members]), **run_arrays([runs[r] for _, r in members]),
+            "split_seeds": np.array(splits), "selection_split_seeds": np.array([0]),
+            "setting_loss": np.array([s[0] for s in settings]), "setting_amplitude": np.array([s[1] for s in settings]),
+            "setting_period": np.array([s[2] for s in settings]), "setting_lr": np.array([s[3] for s in settings])}
+
+
+CAPACITY_SETTINGS = [("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0)]
+
+
+def _generalizes(selection_best, evaluation_best, **kwargs):
+    """CE fits (train 1.0, validation 0.80 ± run noise); on selection runs setting `selection_best` validates at
+    0.90 and the other at 0.70; on evaluation runs `evaluation_best` validates at CE + 0.05, the other at CE − 0.05."""
+    noise = lambda r: 0.01 * (r % 3)
+    def val(k, role, r):
+        if k == 0:
+            return 0.80 + noise(r)
+        if role == "selection":
+            return 0.90 if k == selection_best else 0.70
+        return 0.80 + noise(r) + (0.05 if k == evaluation_best else -0.05) + 0.001 * (r % 2)
+    return fake_sweep_result(lambda k, role, r: 1.0, val, CAPACITY_SETTINGS, **kwargs)
+
+
+def test_the_generalization_claim_reads_the_setting_picked_on_the_selection_runs():
+    from landscape.topics.capacity.claims import overparam_generalizes_better
+
+    status, ours, values = overparam_generalizes_better(_generalizes(1, 1))
+    assert status == "reproduced" and values["picked"] == "DCE A=10 T=500 η=1" and values["difference"] > 0.04
+    # the pick is made on the selection runs: a setting that wins there but loses on the evaluation runs loses
+    status, _, values = overparam_generalizes_better(_generalizes(1, 2))
+    assert status == "not reproduced" and values["picked"] == "DCE A=10 T=500 η=1" and values["difference"] < 0
+    # fewer than 3 evaluation splits, or runs still moving: partly at best
+    assert overparam_generalizes_better(_generalizes(1, 1, splits=(1, 2)))[0] == "partly"
+    status, ours, _ = overparam_generalizes_better(_generalizes(1, 1, moving=(0, 1)))
+    assert status == "partly" and "not at minima" in ours
+
+
+def test_the_small_network_claim_picks_its_setting_on_the_selection_runs():
+    from landscape.topics.capacity.claims import small_nets_rescued
+
+    def train(k, role, r):  # CE fails everywhere; setting 2 trains on the selection runs, setting 1 on evaluation
+        if k == 0:
+            return 0.5
+        return (0.99 if k == 2 else 0.6) if role == "selection" else (0.99 if k == 1 else 0.6 + 0.01 * (r % 2))
+    result = fake_sweep_result(train, lambda k, role, r: 0.5, CAPACITY_SETTINGS)
+    status, ours, values = small_nets_rescued(result)
+    assert status == "partly" and values["rescued"] == []  # setting 2, picked, only gains 0.1: not "fits"
+    result = fake_sweep_result(lambda k, role, r: 0.5 if k == 0 else 0.99, lambda k, role, r: 0.5, CAPACITY_SETTINGS)
+    assert small_nets_rescued(result)[0] == "reproduced"
+
+
+def test_selection_needs_selection_runs():
+    import pytest
+    from landscape.topics.sweeps.analysis import selected_setting
+
+    result = _generalizes(1, 1)
+    result["member_role"] = np.full(result["member_role"].shape, "evaluation")
+    with pytest.raises(ValueError, match="no selection runs"):
+        selected_setting(result, 512, [1, 2])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..sweeps.analysis import data_splits, final_frame, paired_difference, per_seed, settings_of, splits_note
+from ..sweeps.analysis import (converged_share, data_splits, evaluation_frame, paired_difference, per_seed,
+                               settings_of, splits_note)
 from ...settings import setting_label
 from ...scorecard import claim, verdict
 from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
@@ -15,12 +16,14 @@ from ...statistics import MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
              "overparameterized regime it raises the validation accuracy, over a range of (A, T)",
        source="ICML 2021 Sec. 4 (CIFAR-10 figures; grid and values not known to us)",
        criterion=f"underparameterized width (CE below {OVERPARAMETERIZED} training accuracy): more than half of the "
-                 "(A > 1, T) cells beat CE's seed-mean training accuracy; overparameterized width "
+                 "(A > 1, T) cells beat CE's training accuracy with a paired t-interval above 0, at 95% after a "
+                 "Bonferroni correction for the number of cells; overparameterized width "
                  f"(CE ≥ {OVERPARAMETERIZED}): at least one cell "
                  "beats CE's validation accuracy with a paired t-interval above 0, at 95% after a Bonferroni correction for "
-                 "the number of cells")
+                 f"the number of cells, over ≥ {MIN_SPLITS} data splits. Every run is an evaluation run (no cell is "
+                 "picked before it is read: the correction covers the pick)")
 def amp_period_map(result):
-    frame = final_frame(result)
+    frame = evaluation_frame(result)
     settings = settings_of(result)
     ce = next(k for k, s in enumerate(settings) if s[1] == 1)
     dyn = [k for k, s in enumerate(settings) if s[1] > 1]
@@ -28,12 +31,15 @@ def amp_period_map(result):
     for w in result["widths"].tolist():
         ce_train = float(per_seed(frame, w, ce, "train_accuracy").mean())
         if regime(ce_train) == "under":
-            wins = [k for k in dyn if per_seed(frame, w, k, "train_accuracy").mean() > ce_train]
+            train_gain = {k: t_interval(paired_difference(frame, w, k, ce, "train_accuracy"), comparisons=len(dyn))
+                          for k in dyn}
+            wins = [k for k, (m, lo, hi) in train_gain.items() if lo > 0]
             best = max(dyn, key=lambda k: per_seed(frame, w, k, "train_accuracy").mean())
             ok = len(wins) > len(dyn) / 2
             parts.append(f"width {w} (under: CE training accuracy {ce_train:.2f}): {len(wins)} of {len(dyn)} cells "
-                         f"train better; best {setting_label(settings[best])} "
-                         f"{per_seed(frame, w, best, 'train_accuracy').mean():.2f}")
+                         f"train significantly better (Bonferroni for {len(dyn)} cells); best "
+                         f"{setting_label(settings[best])} {per_seed(frame, w, best, 'train_accuracy').mean():.2f}; "
+                         f"{converged_share(frame, w, dyn):.0%} of the dynamical runs converged")
             values[f"w{w}"] = {"regime": "under", "ce_train": ce_train, "cells_better": len(wins), "cells": len(dyn)}
         else:
             ce_val = float(per_seed(frame, w, ce, "validation_accuracy").mean())

@@ -10,9 +10,9 @@ import seaborn as sns
 def plot_amp_period(result, columns=("train_accuracy", "validation_accuracy")):
     """Heat maps of seed-mean accuracy over amplitude A (rows; A = 1 is plain CE) and period T (columns), one row of
     panels per width."""
-    from ..sweeps.analysis import amp_period_grid, final_frame
+    from ..sweeps.analysis import amp_period_grid, evaluation_frame
 
-    frame = final_frame(result)
+    frame = evaluation_frame(result)
     widths = sorted(frame.width.unique())
     fig, axes = plt.subplots(len(widths), len(columns), figsize=(5 * len(columns), 3.6 * len(widths)))
     axes = np.atleast_2d(axes)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..sweeps.analysis import crossfit_difference, final_frame, interval_text, settings_of
+from ..sweeps.analysis import (evaluation_frame, interval_text, paired_difference, selected_setting,
+                               settings_of)
 from ...statistics import t_interval
 
 FAMILIES = ("CE", "DCE", "MSE", "DMSE1", "DMSE2")
 
 
 def family_frame(mse_runs, ce_runs) -> pd.DataFrame:
-    """Final values of every run of `followup_mse` and, at the same widths, capacity's CE and DCE A = 10, T = 500
-    runs, with the column `family` (CE, DCE, MSE, DMSE1, DMSE2) and `run` (which sweep it comes from)."""
+    """Final values of every evaluation run of `followup_mse` and, at the same widths, capacity's CE and DCE A = 10,
+    T = 500 evaluation runs, with the column `family` (CE, DCE, MSE, DMSE1, DMSE2) and `run` (which sweep it comes from)."""
     widths = mse_runs["widths"].tolist()
-    mse_frame = final_frame(mse_runs)
-    ce_frame = final_frame(ce_runs)
+    mse_frame = evaluation_frame(mse_runs)
+    ce_frame = evaluation_frame(ce_runs)
     ce_frame = ce_frame[ce_frame.width.isin(widths) & ((ce_frame.amplitude == 1)
                                                        | ((ce_frame.amplitude == 10) & (ce_frame.period == 500)))]
     both = pd.concat([mse_frame.assign(run="followup_mse"), ce_frame.assign(run="capacity")], ignore_index=True)
@@ -25,9 +26,17 @@ def family_frame(mse_runs, ce_runs) -> pd.DataFrame:
     return both
 
 
-def best_rate_means(frame: pd.DataFrame, column: str = "validation_accuracy") -> pd.Series:
-    """Seed-mean `column` per (family, width), at the learning rate where that mean is highest."""
-    return frame.groupby(["family", "width", "lr"])[column].mean().groupby(["family", "width"]).max()
+def picked_lrs(mse_runs) -> dict:
+    """{(family, width): η} of the MSE-family losses, picked on the selection runs (`selected_rates`)."""
+    return {key: float(mse_runs["setting_lr"][k]) for key, k in selected_rates(mse_runs).items()}
+
+
+def picked_rate_means(frame: pd.DataFrame, mse_runs, column: str = "validation_accuracy") -> pd.Series:
+    """Mean `column` of `family_frame` per (family, width): the MSE-family losses at the learning rate picked on the
+    selection runs (`picked_lrs`), CE and DCE at their one rate."""
+    lr = picked_lrs(mse_runs)
+    keep = frame.apply(lambda r: r.family in ("CE", "DCE") or r.lr == lr[(r.family, r.width)], axis=1)
+    return frame[keep].groupby(["family", "width"])[column].mean()
 
 
 def _families(result):
@@ -40,31 +49,42 @@ def _families(result):
 VARIANTS = ("DMSE1", "DMSE2")
 
 
+def selected_rates(result) -> dict:
+    """{(family, width): setting index}: each loss's learning rate, picked per width on the selection runs (highest
+    mean validation accuracy)."""
+    return {(f, w): selected_setting(result, w, ks) for f, ks in _families(result).items()
+            for w in result["widths"].tolist()}
+
+
 def dmse_gains(result):
-    """{(variant, width): (mean, lower, upper)} of the cross-fitted paired validation-accuracy gain over MSE (each
-    loss at its better learning rate, picked on the other half of the seeds); the intervals are Bonferroni-corrected
-    for the variants × widths the claim picks from."""
-    frame = final_frame(result)
-    fam = _families(result)
+    """{(variant, width): (mean, lower, upper)} of the paired validation-accuracy gain over MSE on the evaluation
+    runs, each loss at its own learning rate picked on the selection runs; the intervals are Bonferroni-corrected
+    for the variants × widths the claim reads."""
+    frame = evaluation_frame(result)
+    picked = selected_rates(result)
     widths = result["widths"].tolist()
-    return {(v, w): t_interval(crossfit_difference(frame, w, fam[v], fam["MSE"]),
+    return {(v, w): t_interval(paired_difference(frame, w, picked[(v, w)], picked[("MSE", w)]),
                                comparisons=len(VARIANTS) * len(widths))
             for v in VARIANTS for w in widths}
 
 
 def gains_table(mse_runs, ce_runs) -> pd.DataFrame:
-    """Per width: DCE (A = 10, T = 500) − CE, and DMSE1 / DMSE2 − MSE validation accuracy, each loss at its better
-    learning rate picked on the other half of the seeds, with intervals (the DMSE ones Bonferroni-corrected, as the
-    claim reads them)."""
+    """Per width: the learning rate picked for each MSE-family loss, DCE (A = 10, T = 500) − CE and DMSE1 / DMSE2 −
+    MSE validation accuracy on the evaluation runs, with intervals (the DMSE ones Bonferroni-corrected, as the claim
+    reads them)."""
     gains = dmse_gains(mse_runs)
+    picked = selected_rates(mse_runs)
+    mse_settings = settings_of(mse_runs)
     ce_settings = settings_of(ce_runs)
     ce = next(k for k, s in enumerate(ce_settings) if s[1] == 1)
     dce = next(k for k, s in enumerate(ce_settings) if s[1] == 10 and s[2] == 500)
-    ce_frame = final_frame(ce_runs)
+    ce_frame = evaluation_frame(ce_runs)
     rows = []
     for w in mse_runs["widths"].tolist():
-        row = {"width": w, "DCE − CE": interval_text(*t_interval(crossfit_difference(ce_frame, w, [dce], [ce])))}
-        for v in ("DMSE1", "DMSE2"):
+        row = {"width": w, "η picked (MSE, DMSE1, DMSE2)": ", ".join(
+            f"{mse_settings[picked[(f, w)]][3]:g}" for f in ("MSE",) + VARIANTS),
+               "DCE − CE": interval_text(*t_interval(paired_difference(ce_frame, w, dce, ce)))}
+        for v in VARIANTS:
             row[f"{v} − MSE"] = interval_text(*gains[(v, w)])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -9,9 +9,10 @@ import numpy as np
 FAMILY_COLORS = {"CE": "0.15", "DCE": "C0", "MSE": "0.6", "DMSE1": "C1", "DMSE2": "C2"}
 
 
-def plot_loss_families(frame, columns=("validation_accuracy", "train_accuracy")):
-    """Accuracy against width per loss family (column `family`), each at its better learning rate per width (by
-    seed-mean validation accuracy); mean and 95% t-interval over seeds."""
+def plot_loss_families(frame, picked_lr, columns=("validation_accuracy", "train_accuracy")):
+    """Accuracy against width per loss family (column `family`), each at the learning rate picked for it on the
+    selection runs (`picked_lr[(family, width)]`; a family with one rate needs none); mean and 95% t-interval over
+    the frame's runs."""
     from ...statistics import t_interval
 
     fig, axes = plt.subplots(1, len(columns), figsize=(min(5 * len(columns), 10), 4), sharey=True)
@@ -19,7 +20,7 @@ def plot_loss_families(frame, columns=("validation_accuracy", "train_accuracy"))
     widths = sorted(frame.width.unique())
     for family in [f for f in FAMILY_COLORS if f in set(frame.family)]:
         sub = frame[frame.family == family]
-        best_lr = {w: sub[sub.width == w].groupby("lr").validation_accuracy.mean().idxmax() for w in widths}
+        best_lr = {w: picked_lr.get((family, w), sub[sub.width == w].lr.iloc[0]) for w in widths}
         for ax, column in zip(axes, columns):
             stats_ = np.array([t_interval(sub[(sub.width == w) & (sub.lr == best_lr[w])][column]) for w in widths])
             dashed = family in ("MSE", "DMSE1", "DMSE2")

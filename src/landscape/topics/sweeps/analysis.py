@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
+from ...ensemble_runs import EVALUATION, SELECTION
 from ...statistics import MIN_SPLITS, readout, regime, still_moving, t_interval
 
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
@@ -18,7 +19,7 @@ def settings_of(result) -> list[Setting]:
 
 
 def data_splits(result) -> int:
-    """How many data splits a stored sweep covers (its runs vary the initial seed on each)."""
+    """How many data splits the evaluation runs of a stored sweep cover (its runs vary the initial seed on each)."""
     return len(result["split_seeds"]) if "split_seeds" in result else 1
 
 
@@ -31,22 +32,54 @@ def splits_note(result) -> str:
 
 def final_frame(result) -> pd.DataFrame:
     """One row per (width, member): the final training and validation accuracy and loss — each the mean over the
-    last records (`statistics.readout`), not one snapshot of a run that may spike — and whether the run converged
-    (its training loss no longer moving over the last 10 % of training, `statistics.still_moving`)."""
+    last records (`statistics.readout`), not one snapshot of a run that may spike — whether the run converged
+    (its training loss no longer moving over the last 10 % of training, `statistics.still_moving`), its data split
+    and its role ("selection": picks hyper-parameters; "evaluation": tests them)."""
     settings = settings_of(result)
     steps = result["steps"]
     final = {name: readout(result[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
     moving = still_moving(result["train_loss"], steps, axis=1)
+    members = len(result["member_seed"])
+    splits = result["member_split"] if "member_split" in result else np.zeros(members, dtype=int)
+    roles = result["member_role"] if "member_role" in result else np.full(members, EVALUATION)
     rows = []
     for i, w in enumerate(result["widths"].tolist()):
         for m, (k, seed) in enumerate(zip(result["member_setting"], result["member_seed"])):
             loss, A, T, lr = settings[k]
             rows.append({"width": w, "setting": int(k), "label": setting_label(settings[k]), "loss": loss,
-                         "amplitude": A, "period": T, "lr": lr, "seed": int(seed),
+                         "amplitude": A, "period": T, "lr": lr, "seed": int(seed), "split": int(splits[m]),
+                         "role": str(roles[m]),
                          **{name: float(final[name][i, m]) for name in COLUMNS},
                          "converged": not bool(moving[i, m]),
                          "diverged": bool(result["diverged_at"][i, m] >= 0)})
     return pd.DataFrame(rows)
+
+
+def evaluation_frame(result) -> pd.DataFrame:
+    """`final_frame` of the evaluation runs only: what every table and claim reads."""
+    frame = final_frame(result)
+    return frame[frame.role == EVALUATION].reset_index(drop=True)
+
+
+def selection_frame(result) -> pd.DataFrame:
+    """`final_frame` of the selection runs only (other data splits and initial seeds than the evaluation runs)."""
+    frame = final_frame(result)
+    return frame[frame.role == SELECTION].reset_index(drop=True)
+
+
+def selected_setting(result, width: int, candidates, column: str = "validation_accuracy") -> int:
+    """The candidate setting with the highest mean `column` at this width over the selection runs — never over the
+    runs that then evaluate it. A sweep without selection runs cannot select: ValueError."""
+    frame = selection_frame(result)
+    if frame.empty:
+        raise ValueError("this sweep has no selection runs (selection_split_seeds is empty)")
+    return best_setting(frame, width, candidates, column)
+
+
+def converged_share(frame: pd.DataFrame, width: int, settings) -> float:
+    """The share of the frame's runs at this width, over `settings`, whose training loss no longer moves."""
+    rows = frame[(frame.width == width) & frame.setting.isin(list(settings))]
+    return float(rows.converged.mean())
 
 
 def per_seed(frame: pd.DataFrame, width: int, setting: int, column: str, seeds=None) -> pd.Series:
@@ -86,20 +119,6 @@ def amp_period_grid(frame: pd.DataFrame, width: int, column: str) -> pd.DataFram
     plain = at[at.amplitude == 1][column].mean()
     table.loc[1.0] = plain
     return table.sort_index().reindex(columns=periods)
-
-
-def crossfit_difference(frame: pd.DataFrame, width: int, candidates_a, candidates_b,
-                        column: str = "validation_accuracy") -> np.ndarray:
-    """Per seed: (best of candidates_a) − (best of candidates_b), where each 'best' (e.g. the learning rate) is picked
-    on the *other* half of the seeds — a paired comparison free of selection bias (cross-fitting)."""
-    seeds = sorted(frame[frame.width == width].seed.unique())
-    halves = (seeds[: len(seeds) // 2], seeds[len(seeds) // 2:])
-    out = []
-    for pick, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-        a = best_setting(frame, width, candidates_a, column, seeds=pick)
-        b = best_setting(frame, width, candidates_b, column, seeds=pick)
-        out.extend(paired_difference(frame, width, a, b, column, seeds=test))
-    return np.array(out)
 
 
 def interval_text(mean: float, lower: float, upper: float) -> str:

@@ -94,11 +94,11 @@ class SweepConfig:
         require_int("seeds", self.seeds, at_least=1)
         validate_splits(self.split_seeds, self.selection_split_seeds)
         require_int("steps", self.steps, at_least=1)
+        require_int("record_every", self.record_every, at_least=1)
+        require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
         require_int("final_plain_steps", self.final_plain_steps, at_least=0)
         require(self.final_plain_steps < self.steps, "final_plain_steps", f"< steps ({self.steps})",
                 self.final_plain_steps)
-        require_int("record_every", self.record_every, at_least=1)
-        require(self.steps % self.record_every == 0, "record_every", "a divisor of steps", self.record_every)
         require_choice("init", self.init, INITS)
         torch_dtype(self.dtype)
 

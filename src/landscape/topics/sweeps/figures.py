@@ -19,10 +19,11 @@ def setting_colors(labels):
 
 
 def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accuracy"), axes=None):
-    """Seed mean and 95% t-interval of final accuracies against width (log scale), one line per setting."""
-    from .analysis import final_frame, summary_frame
+    """Mean and 95% t-interval over the evaluation runs of final accuracies against width (log scale), one line per
+    setting."""
+    from .analysis import evaluation_frame, summary_frame
 
-    frame = final_frame(result)
+    frame = evaluation_frame(result)
     if axes is None:
         fig, axes = plt.subplots(1, len(columns), figsize=(min(5 * len(columns), 10), 4), sharey=True)
     axes = np.atleast_1d(axes)
@@ -48,12 +49,12 @@ def plot_accuracy_vs_width(result, columns=("train_accuracy", "validation_accura
 
 def plot_paired_gain(result, reference: int, candidates, column: str = "validation_accuracy", ax=None):
     """Per width: (setting − reference) paired by seed, mean and 95% t-interval, for each candidate setting."""
-    from .analysis import final_frame, paired_difference
+    from .analysis import evaluation_frame, paired_difference
     from ...statistics import t_interval
     from ...settings import setting_label
     from .analysis import settings_of
 
-    frame = final_frame(result)
+    frame = evaluation_frame(result)
     settings = settings_of(result)
     ax = ax or plt.gca()
     colors = setting_colors([setting_label(s) for s in settings])
@@ -85,7 +86,8 @@ def plot_validation_curves(result, reference: int, setting: int):
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for i, w in enumerate(widths):
         for k, ls in ((reference, "-"), (setting, "--")):
-            members = result["member_setting"] == k
+            members = (result["member_setting"] == k) & (result["member_role"] == "evaluation"
+                                                          if "member_role" in result else True)
             ax.plot(result["steps"], np.nanmean(result["validation_accuracy"][i][:, members], axis=1), ls,
                     color=colors[w], label=f"{w} channels, {'CE' if k == reference else 'dynamical'}")
     ax.set(ylabel="validation accuracy", ylim=(0, 1))
