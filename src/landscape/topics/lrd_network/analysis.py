@@ -62,6 +62,16 @@ def main_convergence(result) -> list[dict]:
     return out
 
 
+def main_over_later_half(result, epochs: int = 50) -> list[tuple[float, float]]:
+    """Per seed, (mean over the first `epochs` of the later half, mean over its last `epochs`) of the main path's
+    training loss — whether it still fell while the later-half subpaths branched off (reported, not scored)."""
+    e = result["main_eval_epochs"]
+    late = result["sub_decay_epochs"][later_half(result)]
+    first = (e > late[0]) & (e <= late[0] + epochs)
+    last = (e > late[-1] - epochs) & (e <= late[-1])
+    return [(float(c[first].mean()), float(c[last].mean())) for c in result["main_train_loss"]]
+
+
 def _r_p(x, y) -> tuple[float, float]:
     if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
         return float("nan"), float("nan")
@@ -111,12 +121,15 @@ def seed_table(result) -> pd.DataFrame:
     corr = decay_correlations(result)["test"]
     conv = subpath_converged(result)
     late = later_half(result)
+    during = main_over_later_half(result)
     rows = []
     for i, m in enumerate(main_convergence(result)):
         rows.append({"seed": m["seed"], "training subset": int(result["subset_seeds"][i]),
                      f"main-path train loss, epochs {m['window'][0]}–{m['window'][1]} (halves)":
                          f"{m['before']:.4f} → {m['after']:.4f}",
                      "main path converged": "yes" if m["converged"] else "no",
+                     "main-path train loss over the later half (first → last 50 epochs)":
+                         f"{during[i][0]:.4f} → {during[i][1]:.4f}",
                      "subpaths converged (later half)": f"{int(conv[i, late].sum())}/{int(late.sum())}",
                      "subpaths converged (all)": f"{int(conv[i].sum())}/{conv.shape[1]}",
                      "r, later half": round(corr["r_late_half"][i], 3), "p": float(f"{corr['p_late_half'][i]:.2g}"),

@@ -29,15 +29,15 @@ def plot_decay_sweep(result):
         a.plot(epochs, result["main_train_loss"][i], color=colors[i], lw=0.9, label=f"seed {seed}")
         a.plot(epochs, result["main_test_loss"][i], color=colors[i], lw=0.9, ls="--")
     window = main_convergence(result)[0]["window"]
-    a.annotate("", xy=(window[0], 1.5e-3), xytext=(window[1], 1.5e-3),
+    a.annotate("", xy=(window[0], 1.4e-3), xytext=(window[1], 1.4e-3),
                arrowprops=dict(arrowstyle="|-|", color="0.3", lw=1, shrinkA=0, shrinkB=0))
-    a.text(np.mean(window), 1.8e-3, "convergence\nwindow", ha="center", va="bottom", color="0.3")
-    a.set(yscale="log", ylim=(1e-3, 0.6), xlabel="epoch", ylabel="MSE loss",
+    a.text(window[1], 1.1e-3, "convergence window", ha="right", va="top", color="0.3")
+    a.set(yscale="log", ylim=(5e-4, 0.7), xlabel="epoch", ylabel="MSE loss",
           title="(a) main paths at LR 0.1: train —, test - -")
     a.legend(loc="upper right")
 
     offsets = result["sub_eval_offsets"]
-    b.plot(epochs, result["main_test_loss"][0], color="k", lw=1, label="main path (LR 0.1)")
+    b.plot(epochs, result["main_test_loss"][0], color="k", lw=0.9, zorder=3, label="main path (LR 0.1)")
     cmap = matplotlib.colormaps["rocket"]
     for j, e in enumerate(decay):
         b.plot(e + np.concatenate([[0], offsets]),
