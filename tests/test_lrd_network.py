@@ -301,7 +301,7 @@ def test_subpaths_not_converged_are_reported_and_cap_the_claim():
 def test_seed_and_decay_tables():
     r = fake_result(falling())
     table = analysis.seed_table(r)
-    assert table["seed"].tolist() == [1, 2, 3] and (table["main path converged"] == "yes").all()
+    assert table["seed"].tolist() == [1, 2, 3] and (table["main converged"] == "yes").all()
     assert (table["r, later half"] < -0.9).all()
     decays = analysis.decay_table(r)
     assert len(decays) == len(DECAYS) and (decays["half"] == "later").sum() == 10

@@ -125,13 +125,13 @@ def seed_table(result) -> pd.DataFrame:
     rows = []
     for i, m in enumerate(main_convergence(result)):
         rows.append({"seed": m["seed"], "training subset": int(result["subset_seeds"][i]),
-                     f"main-path train loss, epochs {m['window'][0]}–{m['window'][1]} (halves)":
+                     f"main train loss {m['window'][0]}–{m['window'][1]} (halves)":
                          f"{m['before']:.4f} → {m['after']:.4f}",
-                     "main path converged": "yes" if m["converged"] else "no",
-                     "main-path train loss over the later half (first → last 50 epochs)":
+                     "main converged": "yes" if m["converged"] else "no",
+                     "main train loss, later half (first → last 50 epochs)":
                          f"{during[i][0]:.4f} → {during[i][1]:.4f}",
-                     "subpaths converged (later half)": f"{int(conv[i, late].sum())}/{int(late.sum())}",
-                     "subpaths converged (all)": f"{int(conv[i].sum())}/{conv.shape[1]}",
+                     "subpaths converged, later half": f"{int(conv[i, late].sum())}/{int(late.sum())}",
+                     "subpaths converged, all": f"{int(conv[i].sum())}/{conv.shape[1]}",
                      "r, later half": round(corr["r_late_half"][i], 3), "p": float(f"{corr['p_late_half'][i]:.2g}"),
                      "r, all decay epochs": round(corr["r"][i], 3)})
     return pd.DataFrame(rows)
@@ -151,3 +151,9 @@ def decay_table(result) -> pd.DataFrame:
         row["mean"] = f"{final[:, j].mean():.4f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cpu_seconds(result) -> float:
+    """The run's CPU time, all seeds together (the units' single-thread CPU seconds from the provenance; their wall
+    time is longer where they waited for a shared core)."""
+    return float(sum(result.provenance["units"]["cpu_time_s"]))
