@@ -106,6 +106,8 @@ def test_vgg1d_init_and_loss():
 
 @pytest.mark.parametrize("kwargs,field", [(dict(lr=0.0), "lr"), (dict(decay_epochs=(5,)), "decay_epochs"),
                                           (dict(decay_epochs=(100, 2000)), "decay_epochs"),
+                                          (dict(seeds=()), "seeds"), (dict(seeds=(1, 1)), "seeds"),
+                                          (dict(seeds=(-1,)), "seeds"), (dict(main_epochs=643), "main_epochs"),
                                           (dict(subpath_epochs=7), "subpath_epochs"), (dict(dtype="half"), "dtype"),
                                           (dict(grid_shape=(1, 5)), "grid_shape")])
 def test_bad_config(kwargs, field):
@@ -151,3 +153,183 @@ def test_crop_flip_keeps_the_image_or_its_mirror_without_padding():
     kinds = [torch.equal(y[i], x[i]) or torch.equal(y[i], x[i].flip(-1)) for i in range(16)]
     assert all(kinds)
     assert any(not torch.equal(y[i], x[i]) for i in range(16))  # some were flipped
+
+
+# ---- the multi-seed protocol, its readers and the decay claim on made-up results ----
+
+from landscape.topics.lrd_network import analysis  # noqa: E402
+from landscape.topics.lrd_network.claims import LATE_HALF_R, late_decay_evidence  # noqa: E402
+from landscape.topics.lrd_network.claims import test_loss_falls as decay_claim  # noqa: E402  (not a test)
+from landscape.topics.lrd_network.experiment import FULL, SMOKE, run_seed, split_late_decay  # noqa: E402
+
+DECAYS = np.arange(260, 641, 20)  # the full preset's grid: later half 460–640
+OFFSETS = np.arange(5, 121, 5)
+MAIN = np.arange(5, 641, 5)
+
+
+def fake_result(finals, *, main_train=None, moving_subpaths=(), noise=0.0, seed=0):
+    """A made-up stored result: `finals` (seeds, decays) are the subpaths' final held-out test losses; each subpath
+    reaches its final value after a quick drop and stays flat (converged), except (seed index, decay index) pairs in
+    `moving_subpaths`, which fall steadily to their end. The main path's training loss settles at 0.006 by epoch 300
+    unless `main_train` (seeds, records) is given."""
+    finals = np.asarray(finals, dtype=np.float64)
+    k, n = finals.shape
+    rng = np.random.default_rng(seed)
+    shape = np.where(OFFSETS <= 10, 1.2, 1.0)  # a quick drop, then flat
+    test = finals[:, :, None] * shape + noise * rng.standard_normal((k, n, len(OFFSETS)))
+    train = 0.1 * test
+    for i, j in moving_subpaths:
+        test[i, j] = finals[i, j] * (1 + 2 * (1 - OFFSETS / OFFSETS[-1]))
+        train[i, j] = 0.1 * test[i, j]
+    if main_train is None:
+        main_train = np.broadcast_to(0.006 + np.clip(1 - MAIN / 300, 0, None) * 0.4, (k, len(MAIN))).copy()
+    return {"seeds": np.arange(1, k + 1), "subset_seeds": np.arange(1, k + 1), "sub_decay_epochs": DECAYS,
+            "sub_eval_offsets": OFFSETS, "sub_test_loss": test, "sub_train_loss": train, "sub_proxy_loss": test + 0.01,
+            "main_eval_epochs": MAIN, "main_train_loss": main_train}
+
+
+def falling(k=3, slope=2e-5, level=0.035):
+    """Final losses that fall linearly with the decay epoch over the whole grid, the same in every seed up to a
+    seed offset (and a small seed-specific wiggle)."""
+    return np.array([level + 0.001 * i - slope * (DECAYS - 260) + 1e-5 * np.sin(DECAYS / 7 + i) for i in range(k)])
+
+
+def test_the_full_preset_is_the_planned_protocol():
+    """Three evaluation seeds disjoint from the calibration seed 0, each on its own subset; ≥ 15 decay epochs whose
+    later half starts after the main-path window; the budget of epochs per seed."""
+    assert FULL.seeds == (1, 2, 3) and 0 not in FULL.seeds and FULL.subset_per_seed
+    assert [FULL.subset_of(s) for s in FULL.seeds] == [1, 2, 3]
+    assert len(FULL.decay_epochs) >= 15 and FULL.decay_epochs[-1] <= FULL.main_epochs
+    late = np.array(FULL.decay_epochs)[np.array(FULL.decay_epochs) >= np.median(FULL.decay_epochs)]
+    assert late[0] == 460 and late[0] - analysis.MAIN_WINDOW_EPOCHS > 0  # the window before the later half: 360–460
+    assert FULL.main_epochs + len(FULL.decay_epochs) * FULL.subpath_epochs <= 3100  # ≈ 0.09 s each on one thread
+
+
+def test_one_unit_per_seed_and_only_the_first_computes_the_landscape():
+    plan = split_late_decay(FULL)
+    assert [u[1] for u in plan.units] == [1, 2, 3] and [u[2] for u in plan.units] == [True, False, False]
+    assert plan.labels == ("seed 1", "seed 2", "seed 3") and plan.costs[0] > plan.costs[1] == plan.costs[2]
+
+
+def test_late_half_and_final_values():
+    r = fake_result(falling())
+    assert analysis.later_half(r).sum() == 10 and DECAYS[analysis.later_half(r)][0] == 460
+    np.testing.assert_allclose(analysis.final_values(r), falling())  # readout of the flat end
+    assert analysis.subpath_converged(r).all()
+
+
+def test_pooled_correlation_is_the_fixed_effects_partial_correlation():
+    """The within-seed-centered r equals the partial correlation of x and y given seed dummies, and its p-value is the
+    OLS slope test of y ~ x + seed (N − k − 1 degrees of freedom)."""
+    rng = np.random.default_rng(3)
+    x = np.tile(np.arange(8.0), (3, 1))
+    y = -0.3 * x + np.array([[0.0], [5.0], [-2.0]]) + rng.standard_normal((3, 8))
+    r, p, df = analysis.pooled_correlation(x, y)
+    X = np.column_stack([x.ravel(), np.repeat(np.eye(3), 8, axis=0)])
+    beta, res, *_ = np.linalg.lstsq(X, y.ravel(), rcond=None)
+    sigma2 = res[0] / (24 - 4)
+    se = np.sqrt(sigma2 * np.linalg.inv(X.T @ X)[0, 0])
+    from scipy import stats
+    assert df == 20 and p == pytest.approx(2 * stats.t.sf(abs(beta[0] / se), 20), rel=1e-9)
+    assert r < 0
+    # a seed offset alone makes no correlation; pooling without centering would
+    x, flat = np.array([[0, 1, 2, 3], [4, 5, 6, 7.0]]), np.array([[1.0, 1.1, 1.1, 1.0], [2.0, 2.1, 2.1, 2.0]])
+    assert abs(analysis.pooled_correlation(x, flat)[0]) < 1e-12 and stats.pearsonr(x.ravel(), flat.ravel())[0] > 0.8
+
+
+def test_the_decay_claim_is_reproduced_only_when_every_part_holds():
+    status, ours, values = decay_claim(fake_result(falling()))
+    assert status == "reproduced", ours
+    assert values["correlations"]["test"]["pooled_r_late_half"] < LATE_HALF_R
+    assert "short of" not in ours and "every seed" in ours
+
+
+def test_the_decay_claim_scores_the_later_half_not_the_overall_trend():
+    """Falling over the early decays only, flat (noise) over the later half: the overall per-seed r is strongly
+    negative, the claim is not reproduced."""
+    early = np.where(DECAYS < 460, 0.05 - 5e-5 * (DECAYS - 260), 0.04)
+    finals = np.array([early + 2e-4 * np.cos(DECAYS * (i + 1)) for i in range(3)])
+    status, ours, values = decay_claim(fake_result(finals))
+    assert all(r < -0.5 for r in values["correlations"]["test"]["r"])
+    assert status == "not reproduced" and "later half" in ours
+
+
+def test_the_decay_claim_is_partly_with_too_few_seeds_or_a_positive_seed():
+    status, ours, _ = decay_claim(fake_result(falling(k=2)))
+    assert status == "partly" and "fewer than 3 seeds" in ours
+    finals = falling(k=4)
+    finals[3] = finals[3][::-1]  # one seed rises with the decay epoch
+    status, ours, values = decay_claim(fake_result(finals))
+    assert values["correlations"]["test"]["pooled_r_late_half"] < 0
+    assert status == "partly" and "not every seed" in ours
+
+
+def test_the_decay_claim_needs_the_main_path_converged_before_the_later_half():
+    """A main path whose training loss still falls through the window before the later half caps the claim at
+    partly, and says which seed."""
+    still_falling = 0.006 + 0.03 * np.clip(1 - MAIN / 640, 0, None)
+    main = np.stack([np.broadcast_to(0.006, MAIN.shape), still_falling, np.broadcast_to(0.006, MAIN.shape)])
+    r = fake_result(falling(), main_train=main)
+    conv = analysis.main_convergence(r)
+    assert [m["converged"] for m in conv] == [True, False, True] and conv[0]["window"] == (360, 460)
+    status, ours, _ = decay_claim(r)
+    assert status == "partly" and "not seed 2" in ours and "still moving" in ours
+
+
+def test_main_path_convergence_tolerates_the_large_lr_fluctuation():
+    """A flat path with record-to-record noise as large as the book's absolute tolerance counts as converged on the
+    window means; a drop of 0.004 across the window does not."""
+    rng = np.random.default_rng(0)
+    noisy = np.abs(0.006 + 0.0015 * rng.standard_normal((3, len(MAIN))))
+    assert all(m["converged"] for m in analysis.main_convergence(fake_result(falling(), main_train=noisy)))
+    step = noisy + np.where(MAIN <= 410, 0.004, 0.0)
+    assert not any(m["converged"] for m in analysis.main_convergence(fake_result(falling(), main_train=step)))
+
+
+def test_subpaths_not_converged_are_reported_and_cap_the_claim():
+    late = [(i, j) for i in range(3) for j in (10, 12)]  # 6 of the 30 later-half subpaths still fall
+    r = fake_result(falling(), moving_subpaths=late + [(0, 0)])
+    conv = analysis.subpath_converged(r)
+    assert conv.sum() == 60 - 7 and not conv[0, 0]
+    ev = late_decay_evidence(r)
+    assert ev["subpaths_converged_late_half"] == pytest.approx(24 / 30) and (1, 260) in ev["not_converged"]
+    status, ours, _ = decay_claim(r)
+    assert status == "partly" and "80% of the later half" in ours
+    assert "*" in analysis.decay_table(r).loc[0, "seed 1"]
+
+
+def test_seed_and_decay_tables():
+    r = fake_result(falling())
+    table = analysis.seed_table(r)
+    assert table["seed"].tolist() == [1, 2, 3] and (table["main converged"] == "yes").all()
+    assert (table["r, later half"] < -0.9).all()
+    decays = analysis.decay_table(r)
+    assert len(decays) == len(DECAYS) and (decays["half"] == "later").sum() == 10
+
+
+def test_a_seed_resumes_from_its_checkpoint_to_the_same_result(tmp_path, monkeypatch):
+    """A unit interrupted after its second subpath resumes from the checkpoint and gives the same arrays as an
+    uninterrupted run."""
+    from landscape.runtime import Checkpoint
+    from landscape.topics.lrd_network import experiment
+
+    unit, device = (SMOKE, 2, True), torch.device("cpu")
+    reference = run_seed(unit, device=device)
+    calls = {"n": 0}
+    train_path = experiment._train_path
+
+    def interrupted(run, epochs, path, *args, **kwargs):
+        if path == 3:  # the third subpath
+            raise KeyboardInterrupt
+        return train_path(run, epochs, path, *args, **kwargs)
+
+    checkpoint = Checkpoint(tmp_path / "unit.pt", every_s=0.0)
+    monkeypatch.setattr(experiment, "_train_path", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_seed(unit, device=device, checkpoint=checkpoint)
+    monkeypatch.setattr(experiment, "_train_path", train_path)
+    assert len(checkpoint.load()["subpaths"]) == 2
+    resumed = run_seed(unit, device=device, checkpoint=checkpoint)
+    assert resumed.keys() == reference.keys()
+    for k in reference:
+        np.testing.assert_array_equal(resumed[k], reference[k], err_msg=k)

@@ -6,31 +6,81 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .analysis import decay_correlations, final_values, later_half, main_convergence, subpath_converged
+
 
 def plot_decay_sweep(result):
-    """Late decay on the network: left, the main path's losses over epochs with the decay epochs marked; right, each
-    subpath's final loss against its decay epoch (held-out test set and the authors' augmented-train-split proxy)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    epochs = result["main_eval_epochs"]
-    for key, label, color in (("train", "train (subset, no augmentation)", "C0"), ("test", "held-out test", "C1"),
-                              ("proxy", "authors' proxy: train split, augmented", "C2")):
-        left.plot(epochs, result[f"main_{key}_loss"], color=color, lw=1, label=label)
-    for e in result["sub_decay_epochs"]:
-        left.axvline(e, color="0.85", lw=0.6, zorder=0)
-    left.set(yscale="log", xlabel="epoch", ylabel="MSE loss", title="main path (large LR)")
-    left.legend(loc="upper right")
+    """Late decay on the network, every seed. (a) The main paths' training loss (solid) and held-out test loss
+    (dashed) at the large learning rate; the later half of the decay epochs shaded, the window in which the main path
+    must have converged before it bracketed. (b) The first seed's held-out test loss: the main path (black) and every
+    subpath branching off it with the learning rate decayed. (c) Each subpath's final held-out test loss against its
+    decay epoch, per seed (hollow: not converged). (d) The paper's statistic: later half only, each seed's mean
+    removed, all seeds pooled, with the least-squares line; the authors' proxy in grey."""
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.6), layout="constrained")
+    (a, b), (c, d) = axes
+    seeds = result["seeds"].tolist()
+    colors = [f"C{i}" for i in range(len(seeds))]
     decay = result["sub_decay_epochs"]
-    for key, label, color in (("test", "held-out test", "C1"), ("proxy", "authors' proxy", "C2")):
-        right.plot(decay, result[f"sub_{key}_loss"][:, -1], "o-", color=color, ms=4, label=label)
-    right.set(xlabel="decay epoch", ylabel="final loss of the subpath", title="subpaths (LR decayed ×0.1)")
-    right.legend(loc="upper right")
-    fig.tight_layout()
+    late = later_half(result)
+    epochs = result["main_eval_epochs"]
+    for ax in (a, b, c):
+        ax.axvspan(decay[late][0], decay[-1], color="0.92", zorder=0, lw=0)
+    for i, seed in enumerate(seeds):
+        a.plot(epochs, result["main_train_loss"][i], color=colors[i], lw=0.9, label=f"seed {seed}")
+        a.plot(epochs, result["main_test_loss"][i], color=colors[i], lw=0.9, ls="--")
+    window = main_convergence(result)[0]["window"]
+    a.annotate("", xy=(window[0], 1.4e-3), xytext=(window[1], 1.4e-3),
+               arrowprops=dict(arrowstyle="|-|", color="0.3", lw=1, shrinkA=0, shrinkB=0))
+    a.text(window[1], 1.1e-3, "convergence window", ha="right", va="top", color="0.3")
+    a.set(yscale="log", ylim=(5e-4, 0.7), xlabel="epoch", ylabel="MSE loss",
+          title="(a) main paths at LR 0.1: train —, test - -")
+    a.legend(loc="upper right")
+
+    offsets = result["sub_eval_offsets"]
+    b.plot(epochs, result["main_test_loss"][0], color="k", lw=0.9, zorder=3, label="main path (LR 0.1)")
+    cmap = matplotlib.colormaps["rocket"]
+    for j, e in enumerate(decay):
+        b.plot(e + np.concatenate([[0], offsets]),
+               np.concatenate([[result["main_test_loss"][0][epochs == e][0]], result["sub_test_loss"][0, j]]),
+               color=cmap(0.15 + 0.7 * j / max(1, len(decay) - 1)), lw=0.9)
+    b.plot([], [], color=cmap(0.5), label="subpaths (LR 0.01)")
+    start = max(0, decay[0] - 60)
+    shown = result["main_test_loss"][0][epochs >= start]
+    b.set(xlim=(start, decay[-1] + offsets[-1]), ylim=(0.95 * min(shown.min(), result["sub_test_loss"][0].min()),
+                                                        1.05 * shown.max()),
+          xlabel="epoch", ylabel="held-out test loss", title=f"(b) seed {seeds[0]}: main path and subpaths")
+    b.legend(loc="upper right")
+
+    final = final_values(result, "test_loss")
+    converged = subpath_converged(result)
+    for i, seed in enumerate(seeds):
+        c.plot(decay, final[i], color=colors[i], lw=1, label=f"seed {seed}")
+        c.scatter(decay, final[i], s=22, zorder=3, facecolors=np.where(converged[i], colors[i], "none"),
+                  edgecolors=colors[i])
+    c.set(xlabel="decay epoch", ylabel="final held-out test loss", title="(c) subpaths' final test loss")
+    c.legend(loc="upper right")
+
+    corr = decay_correlations(result)
+    x = np.broadcast_to(decay[late], final[:, late].shape)
+    xc = x - x.mean(axis=1, keepdims=True)
+    for name, color, face, label in (("proxy", "0.55", "none", "authors' proxy"), ("test", "C3", "C3", "held-out")):
+        values = final_values(result, f"{name}_loss")[:, late]
+        yc = values - values.mean(axis=1, keepdims=True)
+        r = corr[name]["pooled_r_late_half"]
+        d.scatter(x.ravel(), yc.ravel(), s=22, facecolors=face, edgecolors=color,
+                  label=f"{label}: pooled r = {r:.2f}")
+        if np.any(xc):
+            slope = float(np.sum(xc * yc) / np.sum(xc * xc))
+            d.plot(decay[late], slope * (decay[late] - decay[late].mean()), color=color, lw=1.2)
+    d.axhline(0, color="0.7", lw=0.6, zorder=0)
+    d.set(xlabel="decay epoch (later half)", ylabel="final loss − seed mean", title="(d) the paper's statistic")
+    d.legend(loc="upper right")
     return fig
 
 
 def plot_pca_landscape(result):
-    """Train and test loss on the authors' curved PCA surface, with the main path (line) and the subpaths' ends
-    (dots, coloured by decay epoch). As in the authors' figure, pc₁ runs along the vertical axis."""
+    """Train and test loss on the authors' curved PCA surface of the first seed, with its main path (line) and its
+    subpaths' ends (dots, coloured by decay epoch). As in the authors' figure, pc₁ runs along the vertical axis."""
     x1, x2 = result["grid_x1"], result["grid_x2"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True, layout="constrained")
     main = result["main_coords"]
@@ -44,7 +94,7 @@ def plot_pca_landscape(result):
         ax.plot(main[0, 1], main[0, 0], "o", color="white", mec="k", ms=6, label="start")
         sc = ax.scatter(ends[:, 1], ends[:, 0], c=result["sub_decay_epochs"], cmap="rocket", s=22, edgecolor="k",
                         lw=0.4, zorder=3, label="subpath ends")
-        ax.set(title=title, xlabel="pc₂ coordinate")
+        ax.set(title=f"{title}, seed {int(result['seeds'][0])}", xlabel="pc₂ coordinate")
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
     axes[0].legend(loc="lower left", fontsize="small")

@@ -1,0 +1,159 @@
+"""Reading the stored `lrd_network` result: final values and convergence of the subpaths, convergence of the main
+path before the later half of the decay epochs, and the paper's statistic — Pearson r(decay epoch, final test loss)
+over the later half of the decay epochs — per seed and pooled over seeds.
+
+Everything here was fixed on the calibration run (seed 0, experiment v1) before the evaluation seeds were run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ...statistics import CONVERGENCE_ATOL, CONVERGENCE_RTOL, readout, still_moving
+
+# The main path has converged at the large learning rate before the later half when its training loss no longer
+# moves over the MAIN_WINDOW_EPOCHS before the first later-half decay epoch T: the mean over the first half of that
+# window and the mean over its second half differ by at most the book's tolerance, statistics.CONVERGENCE_ATOL +
+# CONVERGENCE_RTOL × the first mean. Window means (10 records each), not the single record at 90 % that
+# `statistics.still_moving` compares with the last 5 %: at the large learning rate the training loss fluctuates
+# from record to record by about the book's absolute tolerance (seed 0 of v1: sd 0.0015 around 0.006 on its
+# plateau), so on a single record a flat path reads as moving about half the time.
+MAIN_WINDOW_EPOCHS = 100
+
+
+def later_half(result) -> np.ndarray:
+    """The decay epochs the paper's statistic reads: those at or after the median decay epoch (the authors: 500 –
+    1,000 of 200 – 1,000)."""
+    epochs = result["sub_decay_epochs"]
+    return epochs >= np.median(epochs)
+
+
+def final_values(result, name: str = "test_loss") -> np.ndarray:
+    """(seed, decay): each subpath's final value of the curve `sub_{name}`, the mean over its last records
+    (`statistics.readout`)."""
+    return readout(result[f"sub_{name}"], result["sub_eval_offsets"], axis=2)
+
+
+def subpath_converged(result) -> np.ndarray:
+    """(seed, decay): True where neither the subpath's training loss nor its held-out test loss still moves at its
+    end (`statistics.still_moving`)."""
+    offsets = result["sub_eval_offsets"]
+    return ~(still_moving(result["sub_train_loss"], offsets, axis=2)
+             | still_moving(result["sub_test_loss"], offsets, axis=2))
+
+
+def main_convergence(result) -> list[dict]:
+    """Per seed: did the main path's training loss stop moving at the large learning rate before the first
+    later-half decay epoch T? (MAIN_WINDOW_EPOCHS before T, first half against second half; see above.)"""
+    epochs = result["main_eval_epochs"]
+    first_late = int(result["sub_decay_epochs"][later_half(result)][0])
+    start = max(0, first_late - MAIN_WINDOW_EPOCHS)
+    middle = (start + first_late) / 2
+    early = (epochs > start) & (epochs <= middle)
+    late = (epochs > middle) & (epochs <= first_late)
+    out = []
+    for seed, curve in zip(result["seeds"].tolist(), result["main_train_loss"]):
+        before, after = float(curve[early].mean()), float(curve[late].mean())
+        tolerance = CONVERGENCE_ATOL + CONVERGENCE_RTOL * abs(before)
+        out.append({"seed": int(seed), "window": (int(start), int(first_late)), "before": before, "after": after,
+                    "tolerance": tolerance, "converged": bool(abs(after - before) <= tolerance)})
+    return out
+
+
+def main_over_later_half(result, epochs: int = 50) -> list[tuple[float, float]]:
+    """Per seed, (mean over the first `epochs` of the later half, mean over its last `epochs`) of the main path's
+    training loss — whether it still fell while the later-half subpaths branched off (reported, not scored)."""
+    e = result["main_eval_epochs"]
+    late = result["sub_decay_epochs"][later_half(result)]
+    first = (e > late[0]) & (e <= late[0] + epochs)
+    last = (e > late[-1] - epochs) & (e <= late[-1])
+    return [(float(c[first].mean()), float(c[last].mean())) for c in result["main_train_loss"]]
+
+
+def _r_p(x, y) -> tuple[float, float]:
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan"), float("nan")
+    r, p = stats.pearsonr(x, y)
+    return float(r), float(p)
+
+
+def pooled_correlation(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
+    """(r, p, degrees of freedom) of the within-seed-centered Pearson correlation of rows of `x` and `y` (seed,
+    point): each seed's mean is removed from its x and y, then all points are pooled. The p-value is the partial
+    correlation's: t = r √(df / (1 − r²)) on df = N − k − 1 (N points, k seeds: one common slope and k means)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xc = (x - x.mean(axis=1, keepdims=True)).ravel()
+    yc = (y - y.mean(axis=1, keepdims=True)).ravel()
+    df = x.size - x.shape[0] - 1
+    if df < 1 or not np.any(xc) or not np.any(yc):
+        return float("nan"), float("nan"), int(df)
+    r = float(np.clip(np.dot(xc, yc) / np.sqrt(np.dot(xc, xc) * np.dot(yc, yc)), -1.0, 1.0))
+    if abs(r) == 1.0:
+        return r, 0.0, int(df)
+    t = r * np.sqrt(df / (1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), df)), int(df)
+
+
+def decay_correlations(result) -> dict:
+    """For the held-out test loss ("test") and the authors' proxy ("proxy"): Pearson r(decay epoch, final loss) per
+    seed over the later half of the decay epochs (the paper's statistic) and over all of them, and the pooled
+    within-seed-centered r over the later half."""
+    epochs = result["sub_decay_epochs"]
+    late = later_half(result)
+    out = {"late_half_epochs": [int(e) for e in epochs[late]], "seeds": [int(s) for s in result["seeds"]]}
+    for name in ("test", "proxy"):
+        final = final_values(result, f"{name}_loss")
+        per_seed = [_r_p(epochs[late], f[late]) for f in final]
+        overall = [_r_p(epochs, f) for f in final]
+        r, p, df = pooled_correlation(np.broadcast_to(epochs[late], final[:, late].shape), final[:, late])
+        out[name] = {"r_late_half": [r_ for r_, _ in per_seed], "p_late_half": [p_ for _, p_ in per_seed],
+                     "r": [r_ for r_, _ in overall], "p": [p_ for _, p_ in overall],
+                     "pooled_r_late_half": r, "pooled_p_late_half": p, "pooled_df": df}
+    return out
+
+
+def seed_table(result) -> pd.DataFrame:
+    """One row per seed: its training subset, whether the main path converged before the later half, the later-half
+    correlation and the share of converged subpaths."""
+    corr = decay_correlations(result)["test"]
+    conv = subpath_converged(result)
+    late = later_half(result)
+    during = main_over_later_half(result)
+    rows = []
+    for i, m in enumerate(main_convergence(result)):
+        rows.append({"seed": m["seed"], "training subset": int(result["subset_seeds"][i]),
+                     f"main train loss {m['window'][0]}–{m['window'][1]} (halves)":
+                         f"{m['before']:.4f} → {m['after']:.4f}",
+                     "main converged": "yes" if m["converged"] else "no",
+                     "main train loss, later half (first → last 50 epochs)":
+                         f"{during[i][0]:.4f} → {during[i][1]:.4f}",
+                     "subpaths converged, later half": f"{int(conv[i, late].sum())}/{int(late.sum())}",
+                     "subpaths converged, all": f"{int(conv[i].sum())}/{conv.shape[1]}",
+                     "r, later half": round(corr["r_late_half"][i], 3), "p": float(f"{corr['p_late_half'][i]:.2g}"),
+                     "r, all decay epochs": round(corr["r"][i], 3)})
+    return pd.DataFrame(rows)
+
+
+def decay_table(result) -> pd.DataFrame:
+    """One row per decay epoch: each seed's final held-out test loss (readout), marked * where the subpath had not
+    converged, and the seeds' mean."""
+    final = final_values(result, "test_loss")
+    conv = subpath_converged(result)
+    late = later_half(result)
+    rows = []
+    for j, e in enumerate(result["sub_decay_epochs"].tolist()):
+        row = {"decay epoch": e, "half": "later" if late[j] else "earlier"}
+        for i, seed in enumerate(result["seeds"].tolist()):
+            row[f"seed {seed}"] = f"{final[i, j]:.4f}" + ("" if conv[i, j] else " *")
+        row["mean"] = f"{final[:, j].mean():.4f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cpu_seconds(result) -> float:
+    """The run's CPU time, all seeds together (the units' single-thread CPU seconds from the provenance; their wall
+    time is longer where they waited for a shared core)."""
+    return float(sum(result.provenance["units"]["cpu_time_s"]))
