@@ -71,3 +71,14 @@ def test_a_diverged_run_is_never_converged():
     curve = np.ones(11)
     curve[-1] = np.nan
     assert st.still_moving(curve, steps)
+
+
+def test_every_untested_claim_names_its_paper_and_why():
+    from landscape.scorecard import PAPERS, UNTESTED, untested_markdown
+
+    assert len(UNTESTED) >= 3
+    for u in UNTESTED:
+        assert u.paper in PAPERS and len(u.reason) > 20 and u.statement and u.source
+    table = untested_markdown()
+    assert table.count("\n") == len(UNTESTED) + 1
+    assert untested_markdown("followup2024").count("\n") == 2
