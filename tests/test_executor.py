@@ -30,18 +30,21 @@ def run_cli(capsys, *argv):
 def test_overrides_follow_the_field_types():
     base = get_experiment("capacity").presets["full"]
     config, applied = apply_overrides(base, ["seeds=20", "widths=16,32,64", "data.points_per_class=100",
-                                             "final_plain_ce=false", 'settings=[["dce", 1, 500, 1.0]]'])
-    assert (config.seeds, config.widths, config.data.points_per_class, config.final_plain_ce) == \
-        (20, (16, 32, 64), 100, False)
+                                             "final_plain_steps=2000", 'settings=[["dce", 1, 500, 1.0]]'])
+    assert (config.seeds, config.widths, config.data.points_per_class, config.final_plain_steps) == \
+        (20, (16, 32, 64), 100, 2000)
     assert config.settings == (("dce", 1.0, 500, 1.0),) and type(config.settings[0]).__name__ == "Setting"
-    assert applied == {"seeds": 20, "widths": [16, 32, 64], "data.points_per_class": 100, "final_plain_ce": False,
+    assert apply_overrides(get_experiment("spiral_dynamical").presets["full"], ["final_plain_ce=false"])[0] \
+        .final_plain_ce is False  # a bool field
+    assert applied == {"seeds": 20, "widths": [16, 32, 64], "data.points_per_class": 100, "final_plain_steps": 2000,
                        "settings": [["dce", 1.0, 500, 1.0]]}
     # python values (a chapter's `load(..., overrides={...})`) and unchanged values
     assert apply_overrides(base, {"seeds": 20, "widths": (16, 32, 64)})[0] == config.__class__(
         **{**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, "seeds": 20, "widths": (16, 32, 64)})
-    assert apply_overrides(base, ["seeds=10"]) == (base, {})
+    assert apply_overrides(base, ["seeds=4"]) == (base, {})
     # fields that depend on each other change together (validated once, after all of them)
-    assert apply_overrides(base, ["steps=1000", "record_every=100"])[1] == {"steps": 1000, "record_every": 100}
+    assert apply_overrides(base, ["steps=1000", "record_every=100", "final_plain_steps=200"])[1] == \
+        {"steps": 1000, "record_every": 100, "final_plain_steps": 200}
     with pytest.raises(ConfigError, match="record_every=400 is not allowed: record_every must be a divisor of steps"):
         apply_overrides(base, ["steps=1000"])
 
@@ -68,12 +71,12 @@ def test_bad_overrides_are_config_errors_naming_field_and_allowed_values(capsys,
 
 
 def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
-    sets = ["--set", "widths=4,8", "--set", "steps=100", "--set", "seeds=1"]
+    sets = ["--set", "widths=4,8", "--set", "steps=100", "--set", "seeds=2"]
     code, out, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", *sets, "--quiet")
     assert code == 0, err
-    assert "capacity (smoke --set seeds=1 --set steps=100 --set widths=4,8) stored" in out  # sorted, as stored
-    result = load("capacity", "smoke", overrides={"widths": (4, 8), "steps": 100, "seeds": 1})
-    assert result.provenance["overrides"] == {"widths": [4, 8], "steps": 100, "seeds": 1}
+    assert "capacity (smoke --set seeds=2 --set steps=100 --set widths=4,8) stored" in out  # sorted, as stored
+    result = load("capacity", "smoke", overrides={"widths": (4, 8), "steps": 100, "seeds": 2})
+    assert result.provenance["overrides"] == {"widths": [4, 8], "steps": 100, "seeds": 2}
     assert result.provenance["preset"] == "smoke" and result.provenance["units"]["count"] == 2
     assert len(result.provenance["units"]["wall_time_s"]) == 2
     assert result.typed_config.widths == (4, 8)
@@ -85,11 +88,11 @@ def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
     code, out, _ = run_cli(capsys, "show", "capacity", "--preset", "smoke", *sets)
     assert code == 0
     for part in ("config:", "  widths: [4, 8]", "summary:", "provenance:", "  overrides:", "units: 2",
-                 "arrays: diverged_at (2, 2)"):
+                 "arrays: diverged_at (2, 16)"):
         assert part in out, part
     assert run_cli(capsys, "show", str(path))[1] == out.replace(f"file: {path}", f"file: {path}")
     code, out, _ = run_cli(capsys, "list")
-    assert f"smoke+set-{result.key}: stored (--set seeds=1 --set steps=100 --set widths=4,8)" in out
+    assert f"smoke+set-{result.key}: stored (--set seeds=2 --set steps=100 --set widths=4,8)" in out
 
     code, _, err = run_cli(capsys, "show", "capacity", "--preset", "smoke", "--set", "seeds=2")
     assert code == 2 and "no stored result for capacity" in err and "--set seeds=2" in err
