@@ -260,3 +260,13 @@ def test_every_stored_array_has_named_axes_that_fit_it():
             assert len(result.axes.get(name, ())) == array.ndim, (result.experiment, name, array.shape)
     sweep = read(next(f for f in files if f.parent.name == "capacity"))
     assert sweep.axes["train_accuracy"] == ("width", "record", "member") and sweep.axes["member_seed"] == ("member",)
+
+
+def test_compute_seconds_sums_the_units_cpu_time_not_their_overlapping_wall_time():
+    from types import SimpleNamespace
+    from landscape.store import compute_seconds
+
+    units = SimpleNamespace(provenance={"wall_time_s": 900.0, "units": {"cpu_time_s": [100.0, 250.5],
+                                                                         "wall_time_s": [300.0, 800.0]}})
+    assert compute_seconds(units) == 350.5
+    assert compute_seconds(SimpleNamespace(provenance={"wall_time_s": 19.4})) == 19.4

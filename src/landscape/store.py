@@ -212,6 +212,13 @@ class Store:
             raise ResultsNotWritableError(f"results folder {folder} is not writable ({exc.strerror})") from None
 
 
+def compute_seconds(result: Result) -> float:
+    """The single-core compute a stored result took: the sum of its units' CPU times where it ran as units (their
+    wall times overlap, and a shared run's wall time counts every experiment it ran beside), else its wall time."""
+    units = result.provenance.get("units") or {}
+    return float(sum(units["cpu_time_s"])) if "cpu_time_s" in units else float(result.provenance["wall_time_s"])
+
+
 def provenance_line(*results: Result) -> str:
     """One line per stored result saying where it came from (for the chapters); several results give several
     lines, in the order given."""
