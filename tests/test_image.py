@@ -22,7 +22,7 @@ def test_myrtle_shapes_and_init(dims, shape):
     k = 3 ** dims
     assert num_parameters(model) == (shape[1] * k * 6 + 6) + 3 * (6 * k * 6 + 6) + (6 * 10 + 10)
     w = Myrtle(64, dims=dims, in_channels=shape[1], seed=0).convs[1].weight
-    assert w.std().item() == pytest.approx(1 / np.sqrt(64 * k), rel=0.05)
+    assert w.std().item() == pytest.approx(np.sqrt(2 / (64 * k)), rel=0.05)  # He/Kaiming, as Myrtle
     assert all((c.bias == 0).all() for c in model.convs)
 
 
