@@ -26,23 +26,26 @@ def test_myrtle_shapes_and_init(dims, shape):
     assert all((c.bias == 0).all() for c in model.convs)
 
 
-@pytest.mark.parametrize("dims,shape", [(1, (9, 1, 40)), (2, (4, 3, 16, 16))])
-def test_ensemble_members_are_the_seeded_single_cnns(dims, shape):
+@pytest.mark.parametrize("dims,shape,width", [(1, (9, 1, 40), 3), (1, (9, 1, 40), EnsembleMyrtle.BMM_MAX_WIDTH + 1),
+                                               (1, (5, 1, 41), 2), (2, (4, 3, 16, 16), 3)])
+def test_ensemble_members_are_the_seeded_single_cnns(dims, shape, width):
+    """Narrow 1-D members (batched matrix products), wider ones and 2-D ones (grouped convolutions), odd lengths."""
     x = torch.randn(shape)
-    ens = EnsembleMyrtle.init(3, [4, 0, 7], dims=dims, in_channels=shape[1])
+    ens = EnsembleMyrtle.init(width, [4, 0, 7], dims=dims, in_channels=shape[1])
     z = ens(x)
     for e, seed in enumerate([4, 0, 7]):
-        torch.testing.assert_close(z[e], Myrtle(3, dims=dims, in_channels=shape[1], seed=seed)(x), rtol=1e-5,
+        torch.testing.assert_close(z[e], Myrtle(width, dims=dims, in_channels=shape[1], seed=seed)(x), rtol=1e-5,
                                    atol=1e-6)
 
 
-def test_ensemble_gradients_are_each_members_own():
+@pytest.mark.parametrize("width", [2, EnsembleMyrtle.BMM_MAX_WIDTH + 1])
+def test_ensemble_gradients_are_each_members_own(width):
     x, y = torch.randn(12, 1, 40, dtype=torch.float64), torch.randint(0, 10, (12,))
     gamma = torch.as_tensor(GammaSchedule(10, 5.0, 4).gammas([1, 2]))
-    ens = EnsembleMyrtle.init(2, [0, 1], dtype="float64")
+    ens = EnsembleMyrtle.init(width, [0, 1], dtype="float64")
     _, _, _, grads = ens.loss_and_grad(x, y, gamma, "dce")
     for e in range(2):
-        m = Myrtle(2, seed=e, dtype="float64")
+        m = Myrtle(width, seed=e, dtype="float64")
         loss = (gamma[e][y] * torch.nn.functional.cross_entropy(m(x), y, reduction="none")).mean()
         ref = torch.autograd.grad(loss, [p for c in m.convs for p in (c.weight, c.bias)] + [m.head.weight,
                                                                                            m.head.bias])
