@@ -1,0 +1,112 @@
+"""Reading the stored `image` results: the runs of one role (selection or evaluation), CE's learning rate picked on
+the selection runs (`select` preset), and the numbers the chapter quotes. The sweep readers
+(`topics.sweeps.analysis`) work on the views returned here."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+import pandas as pd
+
+from ...ensemble_runs import EVALUATION, SELECTION
+from ...settings import setting_label
+from ...statistics import CONVERGED_SHARE, regime
+from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of
+from ..sweeps.experiment import SWEEP_AXES
+
+ROLES = (SELECTION, EVALUATION)
+
+
+def _member_axis(name: str) -> int | None:
+    axes = next((names for pattern, names in SWEEP_AXES.items() if fnmatch.fnmatchcase(name, pattern)), ())
+    return axes.index("member") if "member" in axes else None
+
+
+def runs_of(result, role: str) -> dict:
+    """The stored arrays restricted to the runs of one role ("selection" or "evaluation"): a dict that the sweep
+    readers and figures take in place of the result."""
+    if role not in ROLES:
+        raise ValueError(f"role={role!r} is not allowed: role must be one of {ROLES}")
+    arrays = result.arrays if hasattr(result, "arrays") else result
+    keep = np.nonzero(np.asarray(arrays["member_role"]) == role)[0]
+    out = {}
+    for name, a in arrays.items():
+        axis = _member_axis(name)
+        out[name] = np.asarray(a) if axis is None else np.take(np.asarray(a), keep, axis=axis)
+    return out
+
+
+def has_runs(result, role: str) -> bool:
+    return bool((np.asarray(result["member_role"]) == role).any())
+
+
+def ce_and_dynamical(result) -> tuple[list, int, list[int]]:
+    """(settings, the plain-CE setting, the dynamical settings) of a full result."""
+    settings = settings_of(result)
+    ce = next(k for k, s in enumerate(settings) if s[1] == 1)
+    return settings, ce, [k for k, s in enumerate(settings) if s[1] > 1]
+
+
+# --------------------------------------------------------------------------------------- CE's learning rate
+def selection_table(select_result) -> pd.DataFrame:
+    """One row per (width, η) of the `select` preset (plain CE on the selection runs): run means of the final
+    training and validation accuracy and training loss, how many runs converged (training loss no longer moving
+    over the last 10 % of training) and diverged."""
+    frame = final_frame(runs_of(select_result, SELECTION))
+    rows = []
+    for (w, lr), g in frame.groupby(["width", "lr"], sort=True):
+        rows.append({"channels": int(w), "η": lr, "train acc.": g.train_accuracy.mean(),
+                     "val. acc.": g.validation_accuracy.mean(), "train loss": g.train_loss.mean(),
+                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum())})
+    return pd.DataFrame(rows)
+
+
+def select_lr(select_result) -> float:
+    """CE's learning rate, picked on the selection runs by a rule fixed before they ran: among the η at which no
+    run diverged at any width, the one with the highest validation accuracy (run mean per width, then the mean over
+    the widths); a tie goes to the smaller η."""
+    frame = final_frame(runs_of(select_result, SELECTION))
+    scores = {}
+    for lr, g in frame.groupby("lr", sort=True):
+        if not g.diverged.any():
+            scores[lr] = float(g.groupby("width").validation_accuracy.mean().mean())
+    if not scores:
+        raise ValueError("every learning rate of the selection runs diverged at some width")
+    best = max(scores.values())
+    return float(min(lr for lr, s in scores.items() if s == best))
+
+
+# ------------------------------------------------------------------------------------------- the full sweep
+def converged_share(frame: pd.DataFrame, width: int, setting: int) -> float:
+    """Share of the runs of one cell (width, setting) whose training loss no longer moves at the end."""
+    return float(per_seed(frame, width, setting, "converged").mean())
+
+
+def evaluation_numbers(result) -> dict:
+    """The numbers the chapter quotes, over the evaluation runs: per width w (prefix "c"), CE's and the (first)
+    dynamical setting's run means and their paired difference (`ce_train_c2`, `dyn_val_c8`, `gain_train_c4`, …),
+    the converged share of each cell (`ce_conv_c2`, `dyn_conv_c2`), the regime, and the counts of runs and splits."""
+    settings, ce, dyn = ce_and_dynamical(result)
+    ev = runs_of(result, EVALUATION)
+    frame = final_frame(ev)
+    out = {"runs": int(len(set(frame.seed))), "splits": int(len(ev["split_seeds"])),
+           "selection_runs": int(len(set(final_frame(runs_of(result, SELECTION)).seed)))
+           if has_runs(result, SELECTION) else 0,
+           "not_converged": int((~frame.converged).sum()), "cells_runs": int(len(frame)),
+           "dyn_label": setting_label(settings[dyn[0]]), "lr": settings[ce][3]}
+    widths = sorted(int(w) for w in frame.width.unique())
+    out["c_small"], out["c_large"] = widths[0], widths[-1]
+    for w in widths:
+        for name, col in (("train", "train_accuracy"), ("val", "validation_accuracy")):
+            out[f"ce_{name}_c{w}"] = float(per_seed(frame, w, ce, col).mean())
+            out[f"dyn_{name}_c{w}"] = float(per_seed(frame, w, dyn[0], col).mean())
+            out[f"gain_{name}_c{w}"] = float(paired_difference(frame, w, dyn[0], ce, col).mean())
+        out[f"ce_loss_c{w}"] = float(per_seed(frame, w, ce, "train_loss").mean())
+        out[f"dyn_loss_c{w}"] = float(per_seed(frame, w, dyn[0], "train_loss").mean())
+        out[f"ce_conv_c{w}"] = converged_share(frame, w, ce)
+        out[f"dyn_conv_c{w}"] = converged_share(frame, w, dyn[0])
+        out[f"regime_c{w}"] = regime(out[f"ce_train_c{w}"])
+    out["ce_over_from"] = min([w for w in widths if out[f"regime_c{w}"] == "over"], default=0)
+    out["cells_converged"] = all(out[f"{p}_conv_c{w}"] >= CONVERGED_SHARE for w in widths for p in ("ce", "dyn"))
+    return out
