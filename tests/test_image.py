@@ -136,3 +136,130 @@ def test_image_config_names_the_bad_field(kwargs, field):
 
     with pytest.raises(ConfigError, match=field):
         ImageConfig(**kwargs)
+
+
+# ------------------------------------------------------------------------------ readers and the claim, made up
+def made_up_image(train_gain=(0.1, 0.0), val_gain=(0.0, 0.03), ce_train=(0.5, 1.0), selection_gain=None,
+                  moving=(), split_seeds=(1, 2, 3), seeds=3, selection=True):
+    """A stored `image` result: widths 2 and 8, settings CE and DCE (A = 10), `seeds` runs on selection split 0 and on
+    each evaluation split; final accuracies constant over 11 records (steps 0 … 1,000). The dynamical loss adds
+    train_gain[i] / val_gain[i] at width i (± 0.01 from run to run, so intervals have a width); on the selection
+    runs it adds selection_gain[i] instead when given. `moving`: width indices whose CE training loss still falls at
+    the end."""
+    from landscape.ensemble_runs import plan_runs, run_arrays
+
+    runs = plan_runs(seeds, split_seeds, (0,) if selection else ())
+    steps = np.arange(0, 1001, 100)
+    members = [(k, r) for k in range(2) for r in range(len(runs))]
+    shape = (2, len(steps), len(members))
+    train, val, loss = np.zeros(shape), np.zeros(shape), np.ones(shape)
+    for m, (k, r) in enumerate(members):
+        jitter = 0.01 * ((r % 3) - 1)
+        for i in range(2):
+            gains = selection_gain if selection_gain is not None and runs[r][2] == "selection" else None
+            tg = (gains or train_gain)[i]
+            vg = (gains or val_gain)[i]
+            train[i, :, m] = min(ce_train[i] + k * (tg + jitter), 1.0)
+            val[i, :, m] = 0.6 + 0.1 * i + k * (vg + jitter)
+            if i in moving and k == 0:
+                loss[i, :, m] = 2.0 - steps / 1000
+    return {"widths": np.array([2, 8]), "steps": steps, "train_accuracy": train, "validation_accuracy": val,
+            "train_loss": loss, "validation_loss": loss.copy(), "diverged_at": np.full((2, len(members)), -1),
+            "member_setting": np.array([k for k, _ in members]), **run_arrays([runs[r] for _, r in members]),
+            "split_seeds": np.array(split_seeds), "selection_split_seeds": np.array((0,) if selection else (),
+                                                                                     dtype=np.int64),
+            "setting_loss": np.array(["dce", "dce"]), "setting_amplitude": np.array([1.0, 10.0]),
+            "setting_period": np.array([44, 44]), "setting_lr": np.array([0.3, 0.3])}
+
+
+def test_runs_of_keeps_the_members_of_one_role():
+    from landscape.topics.image.analysis import runs_of
+
+    result = made_up_image()
+    ev = runs_of(result, "evaluation")
+    assert ev["train_accuracy"].shape == (2, 11, 18) and ev["diverged_at"].shape == (2, 18)
+    assert set(ev["member_role"]) == {"evaluation"} and set(ev["member_split"]) == {1, 2, 3}
+    assert runs_of(result, "selection")["member_seed"].tolist() == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(ValueError, match="role"):
+        runs_of(result, "test")
+
+
+def test_the_claim_is_reproduced_on_made_up_runs_that_show_both_effects():
+    from landscape.topics.image.claims import image_mnist1d
+
+    status, ours, values = image_mnist1d(made_up_image())
+    assert status == "reproduced", ours
+    assert values["training_pick"]["width"] == 2 and values["training_pick"]["train_gain"][1] > 0
+    assert values["generalization_pick"]["ce_overparameterized"]
+
+
+@pytest.mark.parametrize("kwargs,status,words", [
+    (dict(train_gain=(0.0, 0.0), val_gain=(0.0, 0.0)), "not reproduced", "Δtrain +0.000"),
+    (dict(train_gain=(-0.1, 0.0), val_gain=(0.0, 0.0)), "not reproduced", "trains significantly worse"),
+    (dict(val_gain=(0.0, -0.05)), "partly", "generalizes significantly worse"),
+    (dict(ce_train=(0.5, 0.95)), "partly", "cannot be tested"),  # no overparameterized width
+    (dict(split_seeds=(1, 2)), "partly", "2 evaluation splits only"),
+    (dict(moving=(0,)), "partly", "not converged: CE 0%"),  # CE at 2 channels still falls: not a minimum
+])
+def test_the_claim_fails_or_stops_at_partly_on_made_up_runs(kwargs, status, words):
+    from landscape.topics.image.claims import image_mnist1d
+
+    got, ours, _ = image_mnist1d(made_up_image(**kwargs))
+    assert got == status and words in ours, ours
+
+
+def test_the_claim_tests_the_width_picked_on_the_selection_runs():
+    """The selection runs point at width 8 (gain there only); the evaluation runs' gain at width 2 is not read."""
+    from landscape.topics.image.claims import image_mnist1d
+
+    result = made_up_image(ce_train=(0.5, 0.9), train_gain=(0.1, 0.0), selection_gain=(0.0, 0.05),
+                           val_gain=(0.0, 0.0))
+    status, ours, values = image_mnist1d(result)
+    assert values["training_pick"]["width"] == 8 and status == "not reproduced", ours
+    no_selection = made_up_image(ce_train=(0.5, 0.9), selection=False, split_seeds=(1, 2, 3, 4))
+    _, ours, values = image_mnist1d(no_selection)  # best of k on the same runs, corrected
+    assert "Bonferroni" in ours and values["training_pick"]["width"] == 2
+
+
+def test_select_lr_takes_the_best_validation_accuracy_among_rates_that_never_diverged():
+    from landscape.topics.image.analysis import select_lr, selection_table
+
+    result = made_up_image(selection=True, split_seeds=())
+    # reread the two settings as CE at η = 0.1 and 1: the 'dynamical' one (η = 1) validates better …
+    result.update(setting_amplitude=np.array([1.0, 1.0]), setting_lr=np.array([0.1, 1.0]))
+    assert select_lr(result) == 1.0
+    table = selection_table(result)
+    assert table["η"].tolist() == [0.1, 1.0, 0.1, 1.0] and table["converged"].tolist() == ["3/3"] * 4
+    result["diverged_at"] = result["diverged_at"].copy()
+    result["diverged_at"][1, -1] = 500  # … but one of its runs diverges at 8 channels
+    assert select_lr(result) == 0.1
+    result["diverged_at"][1, 0] = 500
+    with pytest.raises(ValueError, match="diverged"):
+        select_lr(result)
+
+
+def test_the_stored_select_result_picks_the_full_presets_learning_rate():
+    """The full preset's η is the one the stored `select` result picks (rerun `select` and update LR together)."""
+    from landscape.runner import load
+    from landscape.topics.image.analysis import select_lr
+    from landscape.topics.image.experiment import LR, LR_GRID, MNIST1D, SELECT
+
+    assert {s[3] for s in MNIST1D.settings} == {LR} and LR in LR_GRID
+    assert [s[3] for s in SELECT.settings] == list(LR_GRID) and not SELECT.split_seeds
+    assert select_lr(load("image", "select")) == LR
+
+
+def test_image_protocol_meets_the_books_floor():
+    """≥ 5 full cycles over the 10 classes before a fixed final plain phase that begins before the read-out window,
+    ≥ 8 evaluation runs on ≥ 3 data splits, a selection split of its own."""
+    from landscape.statistics import CONVERGENCE_WINDOW
+    from landscape.topics.image.experiment import MNIST1D
+
+    c = MNIST1D
+    for _, A, T, _ in c.settings:
+        if A > 1:
+            plain_from = c.schedule(("dce", A, T, 0.3)).plain_ce_from
+            assert plain_from == c.steps - c.final_plain_steps
+            assert plain_from >= 5 * 10 * (T + 1)
+    assert c.final_plain_steps > CONVERGENCE_WINDOW * c.steps
+    assert len(c.split_seeds) >= 3 and c.seeds * len(c.split_seeds) >= 8 and c.selection_split_seeds
