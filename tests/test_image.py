@@ -130,7 +130,11 @@ def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
 @pytest.mark.parametrize("kwargs,field", [(dict(dataset="cifar100"), "dataset"), (dict(widths=(0,)), "widths"),
                                           (dict(train_per_class=0), "train_per_class"),
                                           (dict(settings=(("dce", 1.0, 0, 0.1),)), "period"),
-                                          (dict(samples_per_pass=-1), "samples_per_pass"), (dict(steps=10, record_every=3), "record_every")])
+                                          (dict(samples_per_pass=-1), "samples_per_pass"),
+                                          (dict(steps=10, final_plain_steps=0, record_every=3), "record_every"),
+                                          (dict(steps=1000), "final_plain_steps"),
+                                          (dict(split_seeds=(0, 1)), "selection_split_seeds"),
+                                          (dict(split_seeds=(), selection_split_seeds=()), "split_seeds")])
 def test_image_config_names_the_bad_field(kwargs, field):
     from landscape.topics.image.experiment import ImageConfig
 
