@@ -267,3 +267,27 @@ def test_image_protocol_meets_the_books_floor():
             assert plain_from >= 5 * 10 * (T + 1)
     assert c.final_plain_steps > CONVERGENCE_WINDOW * c.steps
     assert len(c.split_seeds) >= 3 and c.seeds * len(c.split_seeds) >= 8 and c.selection_split_seeds
+
+
+def test_image_figures_draw_from_a_smoke_result_without_warnings(tmp_path, monkeypatch):
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from landscape.runner import load_or_run
+    from landscape.store import Store
+    from landscape.topics.image.analysis import ce_and_dynamical
+    from landscape.topics.image.figures import plot_selection_curves, plot_training_loss
+
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")  # the smoke preset is computed here (seconds)
+    result = load_or_run("image", "smoke", store=Store(tmp_path / "results"), device="cpu", progress=False)
+    _, ce, dyn = ce_and_dynamical(result)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fig in (plot_selection_curves(result), plot_training_loss(result, ce, dyn[0], final_plain_from=50),
+                    plot_training_loss(result, ce, dyn[0], role="selection")):
+            assert len(fig.axes) == len(result["widths"])
+            plt.close(fig)
