@@ -112,10 +112,14 @@ def test_image_experiment_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatc
 
     monkeypatch.setenv("LANDSCAPE_CIFAR10", str(write_fake_cifar10(tmp_path / "cifar-10-batches-py")))
     config = replace(CIFAR10_PAPER, train_per_class=3, validation_per_class=1, widths=(2,), seeds=2, steps=4,
-                     record_every=2, samples_per_pass=7, settings=(("dce", 1.0, 2, 0.1), ("dce", 10.0, 2, 0.1)))
+                     final_plain_steps=1, record_every=2, samples_per_pass=7, split_seeds=(1,),
+                     settings=(("dce", 1.0, 2, 0.1), ("dce", 10.0, 2, 0.1)))
     arrays, summary = run_image(config, device="cpu", progress=False)
-    assert arrays["train_accuracy"].shape == (1, 3, 4) and np.isfinite(arrays["train_loss"]).all()
-    assert arrays["validation_accuracy"].shape == (1, 3, 4)
+    # 2 settings × (2 selection + 2 evaluation runs)
+    assert arrays["train_accuracy"].shape == (1, 3, 8) and np.isfinite(arrays["train_loss"]).all()
+    assert arrays["validation_accuracy"].shape == (1, 3, 8)
+    assert arrays["member_role"].tolist() == ["selection"] * 2 + ["evaluation"] * 2 + ["selection"] * 2 + [
+        "evaluation"] * 2 and set(summary) >= {"c2 CE η=0.1 train_accuracy"}
     assert CIFAR10_PAPER.dims == 2 and CIFAR10_PAPER.in_channels == 3
 
 
@@ -124,7 +128,7 @@ def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
 
     monkeypatch.delenv("LANDSCAPE_CIFAR10", raising=False)
     with pytest.raises(FileNotFoundError, match="LANDSCAPE_CIFAR10"):
-        CIFAR10_PAPER.make_data("cpu")
+        CIFAR10_PAPER.make_data(0, "cpu")
 
 
 @pytest.mark.parametrize("kwargs,field", [(dict(dataset="cifar100"), "dataset"), (dict(widths=(0,)), "widths"),
