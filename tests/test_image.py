@@ -192,6 +192,20 @@ def test_runs_of_keeps_the_members_of_one_role():
         runs_of(result, "test")
 
 
+def test_convergence_table_and_numbers_read_the_evaluation_runs():
+    from landscape.topics.image.analysis import convergence_table, evaluation_numbers
+
+    result = made_up_image(moving=(0,))
+    table = convergence_table(result)
+    assert table["converged"].tolist() == ["0/9", "9/9", "9/9", "9/9"] and table["diverged"].sum() == 0
+    assert table["setting"].tolist()[:2] == ["CE η=0.3", "DCE A=10 T=44 η=0.3"]
+    n = evaluation_numbers(result)
+    assert n["runs"] == 9 and n["splits"] == 3 and n["selection_runs"] == 3 and n["not_converged"] == 9
+    assert np.isclose(n["gain_train_c2"], 0.1) and np.isclose(n["gain_val_c8"], 0.03) and n["ce_conv_c2"] == 0
+    assert n["regime_c2"] == "under" and n["regime_c8"] == "over" and n["ce_over_from"] == 8
+    assert not n["cells_converged"]
+
+
 def test_the_claim_is_reproduced_on_made_up_runs_that_show_both_effects():
     from landscape.topics.image.claims import image_mnist1d
 

@@ -110,3 +110,16 @@ def evaluation_numbers(result) -> dict:
     out["ce_over_from"] = min([w for w in widths if out[f"regime_c{w}"] == "over"], default=0)
     out["cells_converged"] = all(out[f"{p}_conv_c{w}"] >= CONVERGED_SHARE for w in widths for p in ("ce", "dyn"))
     return out
+
+
+def convergence_table(result, role: str = EVALUATION) -> pd.DataFrame:
+    """One row per (width, setting) over the runs of `role`: the run mean of the final training loss (plain CE),
+    how many runs converged (training loss no longer moving over the last 10 % of training) and diverged."""
+    settings = settings_of(result)
+    frame = final_frame(runs_of(result, role))
+    rows = []
+    for (w, k), g in frame.groupby(["width", "setting"], sort=True):
+        rows.append({"channels": int(w), "setting": setting_label(settings[k]),
+                     "final train loss": float(g.train_loss.mean()),
+                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum())})
+    return pd.DataFrame(rows)
