@@ -1,26 +1,22 @@
-"""Reading the stored `image` results: the runs of one role (selection or evaluation), CE's learning rate picked on
-the selection runs (`select` preset), and the numbers the chapter quotes. The sweep readers
-(`topics.sweeps.analysis`) work on the views returned here."""
+"""Reading the stored `image` results: the runs of one role (selection or evaluation), their final values, CE's
+learning rate picked on the selection runs (`select` preset), and the numbers the chapter quotes.
+
+The arrays have the layout of the spiral sweeps (curves (width, record, member), the member axis last; member and
+setting tables), so `runs_of` views can be handed to the sweeps' figures; the final values here follow the same
+definitions (`statistics.readout`, `statistics.still_moving`) and carry each run's data split and role too."""
 
 from __future__ import annotations
-
-import fnmatch
 
 import numpy as np
 import pandas as pd
 
-from ...ensemble_runs import EVALUATION, SELECTION
-from ...settings import setting_label
-from ...statistics import CONVERGED_SHARE, regime
-from ..sweeps.analysis import final_frame, paired_difference, per_seed, settings_of
-from ..sweeps.experiment import SWEEP_AXES
+from ...settings import Setting, setting_label
+from ...statistics import CONVERGED_SHARE, readout, regime, still_moving
 
+SELECTION, EVALUATION = "selection", "evaluation"  # the roles of `ensemble_runs.plan_runs`
 ROLES = (SELECTION, EVALUATION)
-
-
-def _member_axis(name: str) -> int | None:
-    axes = next((names for pattern, names in SWEEP_AXES.items() if fnmatch.fnmatchcase(name, pattern)), ())
-    return axes.index("member") if "member" in axes else None
+MEMBER_ARRAYS = ("train_", "validation_", "early_objective", "diverged_at", "member_")  # their last axis: members
+COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 
 
 def runs_of(result, role: str) -> dict:
@@ -30,22 +26,56 @@ def runs_of(result, role: str) -> dict:
         raise ValueError(f"role={role!r} is not allowed: role must be one of {ROLES}")
     arrays = result.arrays if hasattr(result, "arrays") else result
     keep = np.nonzero(np.asarray(arrays["member_role"]) == role)[0]
-    out = {}
-    for name, a in arrays.items():
-        axis = _member_axis(name)
-        out[name] = np.asarray(a) if axis is None else np.take(np.asarray(a), keep, axis=axis)
-    return out
+    return {name: np.take(np.asarray(a), keep, axis=-1) if name.startswith(MEMBER_ARRAYS) else np.asarray(a)
+            for name, a in arrays.items()}
 
 
 def has_runs(result, role: str) -> bool:
     return bool((np.asarray(result["member_role"]) == role).any())
 
 
+def settings_of(result) -> list[Setting]:
+    return [Setting(str(l), float(a), int(t), float(r)) for l, a, t, r in zip(
+        result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
+
+
 def ce_and_dynamical(result) -> tuple[list, int, list[int]]:
-    """(settings, the plain-CE setting, the dynamical settings) of a full result."""
+    """(settings, the plain-CE setting, the dynamical settings) of a result."""
     settings = settings_of(result)
     ce = next(k for k, s in enumerate(settings) if s[1] == 1)
     return settings, ce, [k for k, s in enumerate(settings) if s[1] > 1]
+
+
+def final_frame(result, role: str | None = None) -> pd.DataFrame:
+    """One row per (width, member), of the runs of `role` (all runs if None): the final training and validation
+    accuracy and loss (`statistics.readout`: the mean over the last 5 % of training), whether the run converged (its
+    training loss no longer moving, `statistics.still_moving`) or diverged, and its setting, initial seed, data
+    split and role. The columns of `sweeps.analysis.final_frame`, plus "split" and "role"."""
+    arrays = result if role is None else runs_of(result, role)
+    settings, steps = settings_of(arrays), arrays["steps"]
+    final = {name: readout(arrays[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
+    moving = still_moving(arrays["train_loss"], steps, axis=1)
+    rows = []
+    for i, w in enumerate(arrays["widths"].tolist()):
+        for m, (k, seed, split, r) in enumerate(zip(arrays["member_setting"], arrays["member_seed"],
+                                                    arrays["member_split"], arrays["member_role"])):
+            loss, A, T, lr = settings[k]
+            rows.append({"width": int(w), "setting": int(k), "label": setting_label(settings[k]), "loss": loss,
+                         "amplitude": A, "period": T, "lr": lr, "seed": int(seed), "split": int(split),
+                         "role": str(r), **{name: float(final[name][i, m]) for name in COLUMNS},
+                         "converged": not bool(moving[i, m]), "diverged": bool(arrays["diverged_at"][i, m] >= 0)})
+    return pd.DataFrame(rows)
+
+
+def per_run(frame: pd.DataFrame, width: int, setting: int, column: str) -> pd.Series:
+    """`column` of one cell (width, setting), indexed by the runs' initial seeds (one per run)."""
+    return frame[(frame.width == width) & (frame.setting == setting)].set_index("seed")[column]
+
+
+def paired_difference(frame: pd.DataFrame, width: int, a: int, b: int, column: str) -> np.ndarray:
+    """Per run: setting a − setting b (the same run: same data split, same initial weights)."""
+    x, y = per_run(frame, width, a, column), per_run(frame, width, b, column)
+    return (x - y.loc[x.index]).to_numpy()
 
 
 # --------------------------------------------------------------------------------------- CE's learning rate
@@ -53,7 +83,7 @@ def selection_table(select_result) -> pd.DataFrame:
     """One row per (width, η) of the `select` preset (plain CE on the selection runs): run means of the final
     training and validation accuracy and training loss, how many runs converged (training loss no longer moving
     over the last 10 % of training) and diverged."""
-    frame = final_frame(runs_of(select_result, SELECTION))
+    frame = final_frame(select_result, SELECTION)
     rows = []
     for (w, lr), g in frame.groupby(["width", "lr"], sort=True):
         rows.append({"channels": int(w), "η": lr, "train acc.": g.train_accuracy.mean(),
@@ -66,7 +96,7 @@ def select_lr(select_result) -> float:
     """CE's learning rate, picked on the selection runs by a rule fixed before they ran: among the η at which no
     run diverged at any width, the one with the highest validation accuracy (run mean per width, then the mean over
     the widths); a tie goes to the smaller η."""
-    frame = final_frame(runs_of(select_result, SELECTION))
+    frame = final_frame(select_result, SELECTION)
     scores = {}
     for lr, g in frame.groupby("lr", sort=True):
         if not g.diverged.any():
@@ -80,7 +110,7 @@ def select_lr(select_result) -> float:
 # ------------------------------------------------------------------------------------------- the full sweep
 def converged_share(frame: pd.DataFrame, width: int, setting: int) -> float:
     """Share of the runs of one cell (width, setting) whose training loss no longer moves at the end."""
-    return float(per_seed(frame, width, setting, "converged").mean())
+    return float(per_run(frame, width, setting, "converged").mean())
 
 
 def evaluation_numbers(result) -> dict:
@@ -88,22 +118,21 @@ def evaluation_numbers(result) -> dict:
     dynamical setting's run means and their paired difference (`ce_train_c2`, `dyn_val_c8`, `gain_train_c4`, …),
     the converged share of each cell (`ce_conv_c2`, `dyn_conv_c2`), the regime, and the counts of runs and splits."""
     settings, ce, dyn = ce_and_dynamical(result)
-    ev = runs_of(result, EVALUATION)
-    frame = final_frame(ev)
-    out = {"runs": int(len(set(frame.seed))), "splits": int(len(ev["split_seeds"])),
-           "selection_runs": int(len(set(final_frame(runs_of(result, SELECTION)).seed)))
-           if has_runs(result, SELECTION) else 0,
+    frame = final_frame(result, EVALUATION)
+    roles = np.asarray(result["member_role"])
+    out = {"runs": int(len(set(frame.seed))), "splits": int(len(result["split_seeds"])),
+           "selection_runs": int(len(set(np.asarray(result["member_seed"])[roles == SELECTION]))),
            "not_converged": int((~frame.converged).sum()), "cells_runs": int(len(frame)),
            "dyn_label": setting_label(settings[dyn[0]]), "lr": settings[ce][3]}
     widths = sorted(int(w) for w in frame.width.unique())
     out["c_small"], out["c_large"] = widths[0], widths[-1]
     for w in widths:
         for name, col in (("train", "train_accuracy"), ("val", "validation_accuracy")):
-            out[f"ce_{name}_c{w}"] = float(per_seed(frame, w, ce, col).mean())
-            out[f"dyn_{name}_c{w}"] = float(per_seed(frame, w, dyn[0], col).mean())
+            out[f"ce_{name}_c{w}"] = float(per_run(frame, w, ce, col).mean())
+            out[f"dyn_{name}_c{w}"] = float(per_run(frame, w, dyn[0], col).mean())
             out[f"gain_{name}_c{w}"] = float(paired_difference(frame, w, dyn[0], ce, col).mean())
-        out[f"ce_loss_c{w}"] = float(per_seed(frame, w, ce, "train_loss").mean())
-        out[f"dyn_loss_c{w}"] = float(per_seed(frame, w, dyn[0], "train_loss").mean())
+        out[f"ce_loss_c{w}"] = float(per_run(frame, w, ce, "train_loss").mean())
+        out[f"dyn_loss_c{w}"] = float(per_run(frame, w, dyn[0], "train_loss").mean())
         out[f"ce_conv_c{w}"] = converged_share(frame, w, ce)
         out[f"dyn_conv_c{w}"] = converged_share(frame, w, dyn[0])
         out[f"regime_c{w}"] = regime(out[f"ce_train_c{w}"])
@@ -116,7 +145,7 @@ def convergence_table(result, role: str = EVALUATION) -> pd.DataFrame:
     """One row per (width, setting) over the runs of `role`: the run mean of the final training loss (plain CE),
     how many runs converged (training loss no longer moving over the last 10 % of training) and diverged."""
     settings = settings_of(result)
-    frame = final_frame(runs_of(result, role))
+    frame = final_frame(result, role)
     rows = []
     for (w, k), g in frame.groupby(["width", "setting"], sort=True):
         rows.append({"channels": int(w), "setting": setting_label(settings[k]),

@@ -6,19 +6,14 @@ is picked on the selection runs (their own data split and initial weights) and t
 
 from __future__ import annotations
 
-from ..sweeps.analysis import final_frame, paired_difference, per_seed
-from ...ensemble_runs import EVALUATION, SELECTION
+from ..sweeps.analysis import interval_text
 from ...settings import setting_label
 from ...scorecard import claim, verdict
 from ...statistics import CONVERGED_SHARE, MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
-from .analysis import ce_and_dynamical, converged_share, has_runs, runs_of
+from .analysis import (EVALUATION, SELECTION, ce_and_dynamical, converged_share, final_frame, has_runs,
+                       paired_difference, per_run)
 
 GAIN_ABOVE = 0.0  # a gain counts where its 95% t-interval lies entirely above this
-
-
-def _interval(values) -> str:
-    m, lo, hi = values
-    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def _pick(frame, candidates, ce, column):
@@ -47,12 +42,12 @@ def _converged(frame, w, ce, k) -> bool:
                  "longer moving); reproduced: both halves in full; partly: either half's gain holds")
 def image_mnist1d(result):
     settings, ce, dyn = ce_and_dynamical(result)
-    frame = final_frame(runs_of(result, EVALUATION))
+    frame = final_frame(result, EVALUATION)
     selected = has_runs(result, SELECTION)
-    picking = final_frame(runs_of(result, SELECTION)) if selected else frame
+    picking = final_frame(result, SELECTION) if selected else frame
     widths = [int(w) for w in result["widths"].tolist()]
     splits = len(result["split_seeds"])
-    ce_mean = lambda f, w: float(per_seed(f, w, ce, "train_accuracy").mean())  # noqa: E731
+    ce_mean = lambda f, w: float(per_run(f, w, ce, "train_accuracy").mean())  # noqa: E731
     values = {"selection_runs": selected, "evaluation_splits": splits, "widths": {}}
     for w in widths:
         values["widths"][f"c{w}"] = {
@@ -74,7 +69,7 @@ def image_mnist1d(result):
         train_holds = under and tr[1] > GAIN_ABOVE
         train_full = train_holds and _converged(frame, w, ce, k)
         part = (f"training: c{w} {setting_label(settings[k])} ({how}), on the evaluation runs CE "
-                f"{ce_mean(frame, w):.2f} → Δtrain {_interval(tr)}")
+                f"{ce_mean(frame, w):.2f} → Δtrain {interval_text(*tr)}")
         if not under:
             part += f" — but CE reaches {OVERPARAMETERIZED} there on the evaluation runs"
         elif tr[2] < GAIN_ABOVE:
@@ -96,7 +91,7 @@ def image_mnist1d(result):
     gen_holds = ce_fits and va[1] > GAIN_ABOVE
     gen_full = gen_holds and splits >= MIN_SPLITS and _converged(frame, w, ce, k)
     part = (f"generalization: c{w} {setting_label(settings[k])}, CE train {ce_mean(frame, w):.3f}, "
-            f"Δval {_interval(va)}")
+            f"Δval {interval_text(*va)}")
     if not ce_fits:
         part += (f" — CE's training accuracy is below {OVERPARAMETERIZED} even at {w} channels, so no width is "
                  "overparameterized and this half cannot be tested")

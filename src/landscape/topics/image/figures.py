@@ -6,11 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ...ensemble_runs import SELECTION
 from ...plotting import steps_axis
 from ...statistics import CONVERGENCE_WINDOW
-from ..sweeps.analysis import settings_of
-from .analysis import runs_of
+from .analysis import SELECTION, runs_of, settings_of
 
 
 def plot_selection_curves(select_result):
