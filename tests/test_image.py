@@ -243,7 +243,7 @@ def test_the_claim_tests_the_width_picked_on_the_selection_runs():
     assert "Bonferroni" in ours and values["training_pick"]["width"] == 2
 
 
-def test_select_lr_takes_the_best_validation_accuracy_among_rates_that_never_diverged():
+def test_select_lr_takes_the_best_validation_accuracy_among_rates_that_never_failed():
     from landscape.topics.image.analysis import select_lr, selection_table
 
     result = made_up_image(selection=True, split_seeds=())
@@ -253,7 +253,13 @@ def test_select_lr_takes_the_best_validation_accuracy_among_rates_that_never_div
     table = selection_table(result)
     assert table["η"].tolist() == [0.1, 1.0, 0.1, 1.0] and table["converged"].tolist() == ["3/3"] * 4
     result["diverged_at"] = result["diverged_at"].copy()
-    result["diverged_at"][1, -1] = 500  # … but one of its runs diverges at 8 channels
+    result["diverged_at"][0, -1] = 500  # … but one of its runs diverges at 2 channels
+    assert select_lr(result) == 0.1
+    result["diverged_at"][0, -1] = -1
+    result["train_accuracy"] = result["train_accuracy"].copy()
+    result["train_accuracy"][0, :, -1] = 0.1  # a collapse at 2 channels does not exclude η = 1 …
+    assert select_lr(result) == 1.0 and selection_table(result)["collapsed"].tolist() == [0, 1, 0, 0]
+    result["train_accuracy"][1, :, -1] = 0.1  # … one at the largest width does
     assert select_lr(result) == 0.1
     result["diverged_at"][1, 0] = 500
     with pytest.raises(ValueError, match="diverged"):
@@ -264,11 +270,13 @@ def test_the_stored_select_result_picks_the_full_presets_learning_rate():
     """The full preset's η is the one the stored `select` result picks (rerun `select` and update LR together)."""
     from landscape.runner import load
     from landscape.topics.image.analysis import select_lr
-    from landscape.topics.image.experiment import LR, LR_GRID, MNIST1D, SELECT
+    from landscape.topics.image.experiment import FIRST, LR, LR_GRID, MNIST1D, SELECT
 
     assert {s[3] for s in MNIST1D.settings} == {LR} and LR in LR_GRID
     assert [s[3] for s in SELECT.settings] == list(LR_GRID) and not SELECT.split_seeds
     assert select_lr(load("image", "select")) == LR
+    assert select_lr(load("image", "first_select")) == FIRST.settings[0][3]
+    assert not set(FIRST.split_seeds) & set(MNIST1D.split_seeds)  # the second protocol is evaluated on fresh splits
 
 
 def test_image_protocol_meets_the_books_floor():

@@ -17,6 +17,7 @@ SELECTION, EVALUATION = "selection", "evaluation"  # the roles of `ensemble_runs
 ROLES = (SELECTION, EVALUATION)
 MEMBER_ARRAYS = ("train_", "validation_", "early_objective", "diverged_at", "member_")  # their last axis: members
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
+COLLAPSED_BELOW = 0.15  # a run that ends below this training accuracy (chance: 0.1 for 10 classes) has collapsed
 
 
 def runs_of(result, role: str) -> dict:
@@ -50,7 +51,8 @@ def final_frame(result, role: str | None = None) -> pd.DataFrame:
     """One row per (width, member), of the runs of `role` (all runs if None): the final training and validation
     accuracy and loss (`statistics.readout`: the mean over the last 5 % of training), whether the run converged (its
     training loss no longer moving, `statistics.still_moving`) or diverged, and its setting, initial seed, data
-    split and role. The columns of `sweeps.analysis.final_frame`, plus "split" and "role"."""
+    split and role, and whether it collapsed (ends at chance: training accuracy below COLLAPSED_BELOW, e.g. every
+    ReLU dead after a catapult). The columns of `sweeps.analysis.final_frame`, plus "split", "role", "collapsed"."""
     arrays = result if role is None else runs_of(result, role)
     settings, steps = settings_of(arrays), arrays["steps"]
     final = {name: readout(arrays[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
@@ -63,7 +65,8 @@ def final_frame(result, role: str | None = None) -> pd.DataFrame:
             rows.append({"width": int(w), "setting": int(k), "label": setting_label(settings[k]), "loss": loss,
                          "amplitude": A, "period": T, "lr": lr, "seed": int(seed), "split": int(split),
                          "role": str(r), **{name: float(final[name][i, m]) for name in COLUMNS},
-                         "converged": not bool(moving[i, m]), "diverged": bool(arrays["diverged_at"][i, m] >= 0)})
+                         "converged": not bool(moving[i, m]), "diverged": bool(arrays["diverged_at"][i, m] >= 0),
+                         "collapsed": bool(final["train_accuracy"][i, m] < COLLAPSED_BELOW)})
     return pd.DataFrame(rows)
 
 
@@ -82,27 +85,29 @@ def paired_difference(frame: pd.DataFrame, width: int, a: int, b: int, column: s
 def selection_table(select_result) -> pd.DataFrame:
     """One row per (width, η) of the `select` preset (plain CE on the selection runs): run means of the final
     training and validation accuracy and training loss, how many runs converged (training loss no longer moving
-    over the last 10 % of training) and diverged."""
+    over the last 10 % of training), diverged and collapsed."""
     frame = final_frame(select_result, SELECTION)
     rows = []
     for (w, lr), g in frame.groupby(["width", "lr"], sort=True):
         rows.append({"channels": int(w), "η": lr, "train acc.": g.train_accuracy.mean(),
                      "val. acc.": g.validation_accuracy.mean(), "train loss": g.train_loss.mean(),
-                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum())})
+                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum()),
+                     "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)
 
 
 def select_lr(select_result) -> float:
     """CE's learning rate, picked on the selection runs by a rule fixed before they ran: among the η at which no
-    run diverged at any width, the one with the highest validation accuracy (run mean per width, then the mean over
-    the widths); a tie goes to the smaller η."""
+    run diverged at any width and none collapsed at the largest width (where CE is the baseline that must fit), the
+    one with the highest validation accuracy (run mean per width, then the mean over the widths); a tie goes to the
+    smaller η. (Collapse entered the rule after the first protocol, before the selection runs of the second.)"""
     frame = final_frame(select_result, SELECTION)
     scores = {}
     for lr, g in frame.groupby("lr", sort=True):
-        if not g.diverged.any():
+        if not (g.diverged.any() or g[g.width == g.width.max()].collapsed.any()):
             scores[lr] = float(g.groupby("width").validation_accuracy.mean().mean())
     if not scores:
-        raise ValueError("every learning rate of the selection runs diverged at some width")
+        raise ValueError("at every learning rate a selection run diverged, or collapsed at the largest width")
     best = max(scores.values())
     return float(min(lr for lr, s in scores.items() if s == best))
 
@@ -123,6 +128,7 @@ def evaluation_numbers(result) -> dict:
     out = {"runs": int(len(set(frame.seed))), "splits": int(len(result["split_seeds"])),
            "selection_runs": int(len(set(np.asarray(result["member_seed"])[roles == SELECTION]))),
            "not_converged": int((~frame.converged).sum()), "cells_runs": int(len(frame)),
+           "collapsed": int(frame.collapsed.sum()),
            "dyn_label": setting_label(settings[dyn[0]]), "lr": settings[ce][3]}
     widths = sorted(int(w) for w in frame.width.unique())
     out["c_small"], out["c_large"] = widths[0], widths[-1]
@@ -134,6 +140,8 @@ def evaluation_numbers(result) -> dict:
         out[f"ce_loss_c{w}"] = float(per_run(frame, w, ce, "train_loss").mean())
         out[f"dyn_loss_c{w}"] = float(per_run(frame, w, dyn[0], "train_loss").mean())
         out[f"ce_conv_c{w}"] = converged_share(frame, w, ce)
+        out[f"ce_collapsed_c{w}"] = int(per_run(frame, w, ce, "collapsed").sum())
+        out[f"dyn_collapsed_c{w}"] = int(per_run(frame, w, dyn[0], "collapsed").sum())
         out[f"dyn_conv_c{w}"] = converged_share(frame, w, dyn[0])
         out[f"regime_c{w}"] = regime(out[f"ce_train_c{w}"])
     out["ce_over_from"] = min([w for w in widths if out[f"regime_c{w}"] == "over"], default=0)
@@ -143,12 +151,14 @@ def evaluation_numbers(result) -> dict:
 
 def convergence_table(result, role: str = EVALUATION) -> pd.DataFrame:
     """One row per (width, setting) over the runs of `role`: the run mean of the final training loss (plain CE),
-    how many runs converged (training loss no longer moving over the last 10 % of training) and diverged."""
+    how many runs converged (training loss no longer moving over the last 10 % of training), diverged and
+    collapsed."""
     settings = settings_of(result)
     frame = final_frame(result, role)
     rows = []
     for (w, k), g in frame.groupby(["width", "setting"], sort=True):
         rows.append({"channels": int(w), "setting": setting_label(settings[k]),
                      "final train loss": float(g.train_loss.mean()),
-                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum())})
+                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum()),
+                     "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)
