@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
-from ...statistics import CONVERGED_SHARE, readout, regime, still_moving
+from ...statistics import CONVERGED_SHARE, OVERPARAMETERIZED, readout, regime, still_moving
 
 SELECTION, EVALUATION = "selection", "evaluation"  # the roles of `ensemble_runs.plan_runs`
 ROLES = (SELECTION, EVALUATION)
@@ -121,7 +121,9 @@ def converged_share(frame: pd.DataFrame, width: int, setting: int) -> float:
 def evaluation_numbers(result) -> dict:
     """The numbers the chapter quotes, over the evaluation runs: per width w (prefix "c"), CE's and the (first)
     dynamical setting's run means and their paired difference (`ce_train_c2`, `dyn_val_c8`, `gain_train_c4`, …),
-    the converged share of each cell (`ce_conv_c2`, `dyn_conv_c2`), the regime, and the counts of runs and splits."""
+    the converged share of each cell (`ce_conv_c2`, `dyn_conv_c2`), how many runs fit the training set (training
+    accuracy ≥ OVERPARAMETERIZED: `ce_fit_c2`, `dyn_fit_c2`) and collapsed (`ce_collapsed_c2`, …), the regime, and the
+    counts of runs and splits."""
     settings, ce, dyn = ce_and_dynamical(result)
     frame = final_frame(result, EVALUATION)
     roles = np.asarray(result["member_role"])
@@ -140,6 +142,8 @@ def evaluation_numbers(result) -> dict:
         out[f"ce_loss_c{w}"] = float(per_run(frame, w, ce, "train_loss").mean())
         out[f"dyn_loss_c{w}"] = float(per_run(frame, w, dyn[0], "train_loss").mean())
         out[f"ce_conv_c{w}"] = converged_share(frame, w, ce)
+        out[f"ce_fit_c{w}"] = int((per_run(frame, w, ce, "train_accuracy") >= OVERPARAMETERIZED).sum())
+        out[f"dyn_fit_c{w}"] = int((per_run(frame, w, dyn[0], "train_accuracy") >= OVERPARAMETERIZED).sum())
         out[f"ce_collapsed_c{w}"] = int(per_run(frame, w, ce, "collapsed").sum())
         out[f"dyn_collapsed_c{w}"] = int(per_run(frame, w, dyn[0], "collapsed").sum())
         out[f"dyn_conv_c{w}"] = converged_share(frame, w, dyn[0])
