@@ -91,7 +91,7 @@ def selection_table(select_result) -> pd.DataFrame:
     for (w, lr), g in frame.groupby(["width", "lr"], sort=True):
         rows.append({"channels": int(w), "η": lr, "train acc.": g.train_accuracy.mean(),
                      "val. acc.": g.validation_accuracy.mean(), "train loss": g.train_loss.mean(),
-                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum()),
+                     "runs": len(g), "converged": int(g.converged.sum()), "diverged": int(g.diverged.sum()),
                      "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)
 
@@ -163,6 +163,6 @@ def convergence_table(result, role: str = EVALUATION) -> pd.DataFrame:
     for (w, k), g in frame.groupby(["width", "setting"], sort=True):
         rows.append({"channels": int(w), "setting": setting_label(settings[k]),
                      "final train loss": float(g.train_loss.mean()),
-                     "converged": f"{int(g.converged.sum())}/{len(g)}", "diverged": int(g.diverged.sum()),
+                     "runs": len(g), "converged": int(g.converged.sum()), "diverged": int(g.diverged.sum()),
                      "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)
