@@ -136,7 +136,7 @@ def test_image_experiment_without_cifar10_says_how_to_get_it(monkeypatch):
                                           (dict(settings=(("dce", 1.0, 0, 0.1),)), "period"),
                                           (dict(samples_per_pass=-1), "samples_per_pass"),
                                           (dict(steps=10, final_plain_steps=0, record_every=3), "record_every"),
-                                          (dict(steps=1000), "final_plain_steps"),
+                                          (dict(steps=700), "final_plain_steps"),
                                           (dict(split_seeds=(0, 1)), "selection_split_seeds"),
                                           (dict(split_seeds=(), selection_split_seeds=()), "split_seeds")])
 def test_image_config_names_the_bad_field(kwargs, field):
