@@ -311,9 +311,14 @@ def test_image_figures_draw_from_a_smoke_result_without_warnings(tmp_path, monke
     monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")  # the smoke preset is computed here (seconds)
     result = load_or_run("image", "smoke", store=Store(tmp_path / "results"), device="cpu", progress=False)
     _, ce, dyn = ce_and_dynamical(result)
-    with warnings.catch_warnings():
+    from landscape.plotting import MAX_PANELS, MIN_TEXT_PX, displayed_text_px, panel_count, set_theme
+
+    with matplotlib.rc_context(), warnings.catch_warnings():  # the book's theme, restored afterwards
+        set_theme()
         warnings.simplefilter("error")
         for fig in (plot_selection_curves(result), plot_training_loss(result, ce, dyn[0], final_plain_from=50),
                     plot_training_loss(result, ce, dyn[0], role="selection")):
             assert len(fig.axes) == len(result["widths"])
+            # readable at the book's width, as tests/test_plotting.py checks the other figures
+            assert displayed_text_px(fig) >= MIN_TEXT_PX and panel_count(fig) <= MAX_PANELS
             plt.close(fig)
