@@ -17,6 +17,7 @@ The two MSE forms are the book's reading of Lavin & Ruiz-Garcia (2024); see `los
 from __future__ import annotations
 
 import numbers
+from functools import partial
 from typing import Sequence
 
 import numpy as np
@@ -181,7 +182,14 @@ class EnsembleMLP(EnsembleModel):
 class EnsembleMyrtle(EnsembleModel):
     """E Myrtle-style CNNs (`models.Myrtle`) as grouped convolutions: member e's channels are group e of every
     convolution, so one `conv1d`/`conv2d` call runs all members. Gradients by autograd; the full batch can be
-    processed `samples_per_pass` samples at a time (gradients accumulated) to bound memory on large data sets."""
+    processed `samples_per_pass` samples at a time (gradients accumulated) to bound memory on large data sets.
+
+    In 1-D, members at most BMM_MAX_WIDTH channels wide convolve as batched matrix products of the shifted inputs
+    (on one CPU core about 3× faster than grouped convolutions at 2 channels, 1.5× at 4, slower from 8 on:
+    measured at 24 members × 500 MNIST-1D signals), and pooling is a reshaped mean (avg_pool1d is slow on a CPU).
+    Either way each member computes its own `Myrtle` to float rounding (tested)."""
+
+    BMM_MAX_WIDTH = 4
 
     def __init__(self, convs: list[tuple[torch.Tensor, torch.Tensor]], head: tuple[torch.Tensor, torch.Tensor],
                  dims: int = 1, samples_per_pass: int | None = None):
@@ -212,8 +220,10 @@ class EnsembleMyrtle(EnsembleModel):
         from .models import Myrtle
 
         params = self.params if params is None else params
+        if self.dims == 1 and params[0].shape[1] <= self.BMM_MAX_WIDTH:
+            return self._forward_bmm(x, params)
         conv = F.conv1d if self.dims == 1 else F.conv2d
-        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+        pool = _avg_pool1d if self.dims == 1 else partial(F.avg_pool2d, kernel_size=2)
         E = params[0].shape[0]
         h = x.repeat(1, E, *([1] * self.dims))  # (P, E · in-channels, …): group e holds member e's input
         n_conv = (len(params) - 2) // 2
@@ -221,10 +231,31 @@ class EnsembleMyrtle(EnsembleModel):
             w, b = params[2 * i], params[2 * i + 1]
             h = torch.relu(conv(h, w.reshape(E * w.shape[1], *w.shape[2:]), b.reshape(-1), padding=1, groups=E))
             if Myrtle.POOL_AFTER[i]:
-                h = pool(h, 2)
+                h = pool(h)
         h = h.flatten(2).mean(-1).view(x.shape[0], E, -1)  # (P, E, width)
         wd, bd = params[-2], params[-1]
         return torch.einsum("pec,ekc->epk", h, wd) + bd[:, None, :]
+
+    @staticmethod
+    def _forward_bmm(x, params):
+        """1-D forward pass with activations (E, channels, P, length): each kernel-3 convolution is one batched
+        matrix product of the weights (E, out, in · 3) with the zero-padded input stacked at its three shifts."""
+        from .models import Myrtle
+
+        E, P = params[0].shape[0], x.shape[0]
+        h = x.permute(1, 0, 2).unsqueeze(0).expand(E, -1, -1, -1)  # (E, in-channels, P, length)
+        for i in range((len(params) - 2) // 2):
+            w, b = params[2 * i], params[2 * i + 1]
+            c_out, c_in, length = w.shape[1], w.shape[2], h.shape[-1]
+            padded = F.pad(h, (1, 1))
+            shifted = torch.stack([padded[..., k:k + length] for k in range(3)], dim=2)  # (E, in, 3, P, length)
+            h = torch.baddbmm(b.unsqueeze(-1), w.reshape(E, c_out, c_in * 3), shifted.reshape(E, c_in * 3, -1))
+            h = torch.relu(h).view(E, c_out, P, length)
+            if Myrtle.POOL_AFTER[i]:
+                h = _avg_pool1d(h)
+        h = h.mean(-1)  # (E, width, P)
+        wd, bd = params[-2], params[-1]
+        return torch.einsum("ecp,ekc->epk", h, wd) + bd[:, None, :]
 
     def loss_and_grad(self, x, y, gamma, loss):
         if self.samples_per_pass is None or x.shape[0] <= self.samples_per_pass:
@@ -244,6 +275,12 @@ class EnsembleMyrtle(EnsembleModel):
             stat = s.detach() * share if stat is None else stat + s.detach() * share
             logits.append(z.detach())
         return obj, stat, torch.cat(logits, dim=1), grads
+
+
+def _avg_pool1d(h: torch.Tensor) -> torch.Tensor:
+    """Average pooling of window and stride 2 along the last axis (an odd last sample dropped, as F.avg_pool1d)."""
+    n = h.shape[-1] // 2
+    return h[..., :2 * n].unflatten(-1, (n, 2)).mean(-1)
 
 
 def _loss_and_dlogits(loss: str, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor):

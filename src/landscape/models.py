@@ -165,9 +165,14 @@ class Myrtle(nn.Module):
     (CIFAR-10): conv–ReLU, conv–ReLU, avg-pool 2, conv–ReLU, avg-pool 2, conv–ReLU, avg-pool 2, global average pool,
     dense. 3-wide (3×3) convolutions with zero padding, no normalization layers.
 
-    init "ntk2021" (the dynamical-loss authors' 2021 code): W ~ N(0, 1/fan-in) with fan-in = in-channels × kernel
-    size, biases 0.
+    Initialization: Myrtle's own (Shankar et al. 2020, written in neural-tangents with W_std = √2, b_std = 0 for
+    every convolution and the dense read-out): He/Kaiming normal W ~ N(0, 2/fan-in), fan-in = in-channels × kernel
+    size (the read-out: width), biases 0 — in the standard parameterization (the weights themselves carry the
+    scale), which gives the same network at initialization as Myrtle's NTK parameterization but not the same
+    gradient-descent dynamics.
     """
+
+    WEIGHT_GAIN = math.sqrt(2.0)  # W_std of Myrtle: std √(2/fan-in), the He/Kaiming scale for ReLU layers
 
     POOL_AFTER = (False, True, True, True)
 
@@ -188,7 +193,8 @@ class Myrtle(nn.Module):
         with torch.no_grad():
             for m in list(self.convs) + [self.head]:
                 fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) / math.sqrt(fan_in))
+                std = self.WEIGHT_GAIN / math.sqrt(fan_in)
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * std)
                 m.bias.zero_()
         self.to(device=device, dtype=dtype)
 
