@@ -264,7 +264,7 @@ def test_every_stored_array_has_named_axes_that_fit_it():
 
 def test_compute_seconds_sums_the_units_cpu_time_not_their_overlapping_wall_time():
     from types import SimpleNamespace
-    from landscape.store import compute_seconds
+    from landscape.display import compute_seconds
 
     units = SimpleNamespace(provenance={"wall_time_s": 900.0, "units": {"cpu_time_s": [100.0, 250.5],
                                                                          "wall_time_s": [300.0, 800.0]}})

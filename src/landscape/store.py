@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .display import compute_seconds
 from .validation import UserError
 
 META_KEY = "__meta__"
@@ -212,13 +213,6 @@ class Store:
             raise ResultsNotWritableError(f"results folder {folder} is not writable ({exc.strerror})") from None
 
 
-def compute_seconds(result: Result) -> float:
-    """The single-core compute a stored result took: the sum of its units' CPU times where it ran as units (their
-    wall times overlap, and a shared run's wall time counts every experiment it ran beside), else its wall time."""
-    units = result.provenance.get("units") or {}
-    return float(sum(units["cpu_time_s"])) if "cpu_time_s" in units else float(result.provenance["wall_time_s"])
-
-
 def provenance_line(*results: Result) -> str:
     """One line per stored result saying where it came from (for the chapters); several results give several
     lines, in the order given."""
@@ -228,6 +222,6 @@ def provenance_line(*results: Result) -> str:
     for result in results:
         p = result.provenance
         lines.append(f"{result.experiment}: {p['preset']} preset, experiment v{p['experiment_version']}, "
-                     f"{p['device']} ({p['device_name']}), torch {p['torch_version']}, {p['wall_time_s']:.0f} s, "
+                     f"{p['device']} ({p['device_name']}), torch {p['torch_version']}, {compute_seconds(result):.0f} s of compute, "
                      f"commit {p['git_commit'][:10]}")
     return "\n".join(lines)
