@@ -2,21 +2,22 @@
 learning rate picked on the selection runs (`select` preset), and the numbers the chapter quotes.
 
 The arrays have the layout of the spiral sweeps (curves (width, record, member), the member axis last; member and
-setting tables), so `runs_of` views can be handed to the sweeps' figures; the final values here follow the same
-definitions (`statistics.readout`, `statistics.still_moving`) and carry each run's data split and role too."""
+setting tables), so `runs_of` views can be handed to the sweeps' readers and figures, and the final values are the
+sweeps' own (`sweeps.analysis.final_frame`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ...settings import Setting, setting_label
-from ...statistics import CONVERGED_SHARE, OVERPARAMETERIZED, readout, regime, still_moving
+from ..sweeps.analysis import (converged_share, final_frame as sweep_final_frame, paired_difference, per_seed,
+                              settings_of)
+from ...ensemble_runs import EVALUATION, SELECTION
+from ...settings import setting_label
+from ...statistics import CONVERGED_SHARE, OVERPARAMETERIZED, regime
 
-SELECTION, EVALUATION = "selection", "evaluation"  # the roles of `ensemble_runs.plan_runs`
 ROLES = (SELECTION, EVALUATION)
 MEMBER_ARRAYS = ("train_", "validation_", "early_objective", "diverged_at", "member_")  # their last axis: members
-COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 COLLAPSED_BELOW = 0.15  # a run that ends below this training accuracy (chance: 0.1 for 10 classes) has collapsed
 
 
@@ -35,11 +36,6 @@ def has_runs(result, role: str) -> bool:
     return bool((np.asarray(result["member_role"]) == role).any())
 
 
-def settings_of(result) -> list[Setting]:
-    return [Setting(str(l), float(a), int(t), float(r)) for l, a, t, r in zip(
-        result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
-
-
 def ce_and_dynamical(result) -> tuple[list, int, list[int]]:
     """(settings, the plain-CE setting, the dynamical settings) of a result."""
     settings = settings_of(result)
@@ -48,37 +44,12 @@ def ce_and_dynamical(result) -> tuple[list, int, list[int]]:
 
 
 def final_frame(result, role: str | None = None) -> pd.DataFrame:
-    """One row per (width, member), of the runs of `role` (all runs if None): the final training and validation
-    accuracy and loss (`statistics.readout`: the mean over the last 5 % of training), whether the run converged (its
-    training loss no longer moving, `statistics.still_moving`) or diverged, and its setting, initial seed, data
-    split and role, and whether it collapsed (ends at chance: training accuracy below COLLAPSED_BELOW, e.g. every
-    ReLU dead after a catapult). The columns of `sweeps.analysis.final_frame`, plus "split", "role", "collapsed"."""
-    arrays = result if role is None else runs_of(result, role)
-    settings, steps = settings_of(arrays), arrays["steps"]
-    final = {name: readout(arrays[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
-    moving = still_moving(arrays["train_loss"], steps, axis=1)
-    rows = []
-    for i, w in enumerate(arrays["widths"].tolist()):
-        for m, (k, seed, split, r) in enumerate(zip(arrays["member_setting"], arrays["member_seed"],
-                                                    arrays["member_split"], arrays["member_role"])):
-            loss, A, T, lr = settings[k]
-            rows.append({"width": int(w), "setting": int(k), "label": setting_label(settings[k]), "loss": loss,
-                         "amplitude": A, "period": T, "lr": lr, "seed": int(seed), "split": int(split),
-                         "role": str(r), **{name: float(final[name][i, m]) for name in COLUMNS},
-                         "converged": not bool(moving[i, m]), "diverged": bool(arrays["diverged_at"][i, m] >= 0),
-                         "collapsed": bool(final["train_accuracy"][i, m] < COLLAPSED_BELOW)})
-    return pd.DataFrame(rows)
-
-
-def per_run(frame: pd.DataFrame, width: int, setting: int, column: str) -> pd.Series:
-    """`column` of one cell (width, setting), indexed by the runs' initial seeds (one per run)."""
-    return frame[(frame.width == width) & (frame.setting == setting)].set_index("seed")[column]
-
-
-def paired_difference(frame: pd.DataFrame, width: int, a: int, b: int, column: str) -> np.ndarray:
-    """Per run: setting a − setting b (the same run: same data split, same initial weights)."""
-    x, y = per_run(frame, width, a, column), per_run(frame, width, b, column)
-    return (x - y.loc[x.index]).to_numpy()
+    """`sweeps.analysis.final_frame` of the runs of `role` (all runs if None) — final values, convergence, setting,
+    initial seed, data split and role of each (width, member) — plus "collapsed": the run ends at chance (training
+    accuracy below COLLAPSED_BELOW, e.g. every ReLU dead after a catapult)."""
+    frame = sweep_final_frame(result if role is None else runs_of(result, role))
+    frame["collapsed"] = frame.train_accuracy < COLLAPSED_BELOW
+    return frame
 
 
 # --------------------------------------------------------------------------------------- CE's learning rate
@@ -113,11 +84,6 @@ def select_lr(select_result) -> float:
 
 
 # ------------------------------------------------------------------------------------------- the full sweep
-def converged_share(frame: pd.DataFrame, width: int, setting: int) -> float:
-    """Share of the runs of one cell (width, setting) whose training loss no longer moves at the end."""
-    return float(per_run(frame, width, setting, "converged").mean())
-
-
 def evaluation_numbers(result) -> dict:
     """The numbers the chapter quotes, over the evaluation runs: per width w (prefix "c"), CE's and the (first)
     dynamical setting's run means and their paired difference (`ce_train_c2`, `dyn_val_c8`, `gain_train_c4`, …),
@@ -136,17 +102,17 @@ def evaluation_numbers(result) -> dict:
     out["c_small"], out["c_large"] = widths[0], widths[-1]
     for w in widths:
         for name, col in (("train", "train_accuracy"), ("val", "validation_accuracy")):
-            out[f"ce_{name}_c{w}"] = float(per_run(frame, w, ce, col).mean())
-            out[f"dyn_{name}_c{w}"] = float(per_run(frame, w, dyn[0], col).mean())
+            out[f"ce_{name}_c{w}"] = float(per_seed(frame, w, ce, col).mean())
+            out[f"dyn_{name}_c{w}"] = float(per_seed(frame, w, dyn[0], col).mean())
             out[f"gain_{name}_c{w}"] = float(paired_difference(frame, w, dyn[0], ce, col).mean())
-        out[f"ce_loss_c{w}"] = float(per_run(frame, w, ce, "train_loss").mean())
-        out[f"dyn_loss_c{w}"] = float(per_run(frame, w, dyn[0], "train_loss").mean())
-        out[f"ce_conv_c{w}"] = converged_share(frame, w, ce)
-        out[f"ce_fit_c{w}"] = int((per_run(frame, w, ce, "train_accuracy") >= OVERPARAMETERIZED).sum())
-        out[f"dyn_fit_c{w}"] = int((per_run(frame, w, dyn[0], "train_accuracy") >= OVERPARAMETERIZED).sum())
-        out[f"ce_collapsed_c{w}"] = int(per_run(frame, w, ce, "collapsed").sum())
-        out[f"dyn_collapsed_c{w}"] = int(per_run(frame, w, dyn[0], "collapsed").sum())
-        out[f"dyn_conv_c{w}"] = converged_share(frame, w, dyn[0])
+        out[f"ce_loss_c{w}"] = float(per_seed(frame, w, ce, "train_loss").mean())
+        out[f"dyn_loss_c{w}"] = float(per_seed(frame, w, dyn[0], "train_loss").mean())
+        out[f"ce_conv_c{w}"] = converged_share(frame, w, [ce])
+        out[f"ce_fit_c{w}"] = int((per_seed(frame, w, ce, "train_accuracy") >= OVERPARAMETERIZED).sum())
+        out[f"dyn_fit_c{w}"] = int((per_seed(frame, w, dyn[0], "train_accuracy") >= OVERPARAMETERIZED).sum())
+        out[f"ce_collapsed_c{w}"] = int(per_seed(frame, w, ce, "collapsed").sum())
+        out[f"dyn_collapsed_c{w}"] = int(per_seed(frame, w, dyn[0], "collapsed").sum())
+        out[f"dyn_conv_c{w}"] = converged_share(frame, w, [dyn[0]])
         out[f"regime_c{w}"] = regime(out[f"ce_train_c{w}"])
     out["ce_over_from"] = min([w for w in widths if out[f"regime_c{w}"] == "over"], default=0)
     out["cells_converged"] = all(out[f"{p}_conv_c{w}"] >= CONVERGED_SHARE for w in widths for p in ("ce", "dyn"))

@@ -6,12 +6,12 @@ is picked on the selection runs (their own data split and initial weights) and t
 
 from __future__ import annotations
 
-from ..sweeps.analysis import interval_text
+from ..sweeps.analysis import converged_share, interval_text
 from ...settings import setting_label
 from ...scorecard import claim, verdict
 from ...statistics import CONVERGED_SHARE, MIN_SPLITS, OVERPARAMETERIZED, regime, t_interval
-from .analysis import (EVALUATION, SELECTION, ce_and_dynamical, converged_share, final_frame, has_runs,
-                       paired_difference, per_run)
+from .analysis import (EVALUATION, SELECTION, ce_and_dynamical, final_frame, has_runs,
+                       paired_difference, per_seed)
 
 GAIN_ABOVE = 0.0  # a gain counts where its 95% t-interval lies entirely above this
 
@@ -23,7 +23,7 @@ def _pick(frame, candidates, ce, column):
 
 
 def _converged(frame, w, ce, k) -> bool:
-    return min(converged_share(frame, w, ce), converged_share(frame, w, k)) >= CONVERGED_SHARE
+    return min(converged_share(frame, w, [ce]), converged_share(frame, w, [k])) >= CONVERGED_SHARE
 
 
 @claim("dl.image.mnist1d", kind="paper", title="Both effects with a CNN on images (MNIST-1D here)",
@@ -47,15 +47,15 @@ def image_mnist1d(result):
     picking = final_frame(result, SELECTION) if selected else frame
     widths = [int(w) for w in result["widths"].tolist()]
     splits = len(result["split_seeds"])
-    ce_mean = lambda f, w: float(per_run(f, w, ce, "train_accuracy").mean())  # noqa: E731
+    ce_mean = lambda f, w: float(per_seed(f, w, ce, "train_accuracy").mean())  # noqa: E731
     values = {"selection_runs": selected, "evaluation_splits": splits, "widths": {}}
     for w in widths:
         values["widths"][f"c{w}"] = {
-            "ce_train": ce_mean(frame, w), "ce_converged": converged_share(frame, w, ce),
+            "ce_train": ce_mean(frame, w), "ce_converged": converged_share(frame, w, [ce]),
             **{setting_label(settings[k]): {
                 "train_gain": list(t_interval(paired_difference(frame, w, k, ce, "train_accuracy"))),
                 "validation_gain": list(t_interval(paired_difference(frame, w, k, ce, "validation_accuracy"))),
-                "converged": converged_share(frame, w, k)} for k in dyn}}
+                "converged": converged_share(frame, w, [k])} for k in dyn}}
     how = "picked on the selection runs" if selected else "best of k on the same runs, Bonferroni-corrected"
 
     # training half (claim 1)
@@ -75,8 +75,8 @@ def image_mnist1d(result):
         elif tr[2] < GAIN_ABOVE:
             part += " — the dynamical loss trains significantly worse"
         if not _converged(frame, w, ce, k):
-            part += (f"; not converged: CE {converged_share(frame, w, ce):.0%}, dynamical "
-                     f"{converged_share(frame, w, k):.0%} of the runs settled")
+            part += (f"; not converged: CE {converged_share(frame, w, [ce]):.0%}, dynamical "
+                     f"{converged_share(frame, w, [k]):.0%} of the runs settled")
         values["training_pick"] = {"width": w, "setting": setting_label(settings[k]), "train_gain": list(tr)}
     else:
         part = f"training: CE reaches {OVERPARAMETERIZED} at every width, no underparameterized width to test"
@@ -100,8 +100,8 @@ def image_mnist1d(result):
     if gen_holds and splits < MIN_SPLITS:
         part += f"; {splits} evaluation split{'s' if splits > 1 else ''} only (≥ {MIN_SPLITS} needed)"
     if not _converged(frame, w, ce, k):
-        part += (f"; not converged: CE {converged_share(frame, w, ce):.0%}, dynamical "
-                 f"{converged_share(frame, w, k):.0%} of the runs settled")
+        part += (f"; not converged: CE {converged_share(frame, w, [ce]):.0%}, dynamical "
+                 f"{converged_share(frame, w, [k]):.0%} of the runs settled")
     parts.append(part)
     values["generalization_pick"] = {"width": w, "setting": setting_label(settings[k]), "validation_gain": list(va),
                                      "ce_overparameterized": ce_fits}
