@@ -212,19 +212,34 @@ def augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Te
     return random_shift(x, shift, generator) if x.ndim == 3 else random_crop_flip(x, shift, generator)
 
 
+def split_data_seeds(seed: int, split_seed: int) -> tuple[int, int]:
+    """(generator seed, partition seed) of data split `split_seed`, from numpy's SeedSequence of (seed,
+    split_seed): each split draws its own points, so the points of one split are never training or validation
+    points of another."""
+    _require_seed("seed", seed)
+    _require_seed("split_seed", split_seed)
+    data_seed, partition_seed = np.random.SeedSequence((seed, split_seed)).generate_state(2)
+    return int(data_seed), int(partition_seed)
+
+
 def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, noise: float = 0.2, seed: int = 0,
                  split_seed: int = 0, num_classes: int = 3, dtype=torch.float64) -> tuple[Dataset, Dataset]:
-    """The authors' spiral generator with `points_per_class` points per class, split at random within each class
-    into a training and a held-out validation set (the follow-up paper's split is not known to us; this is ours).
+    """Data split `split_seed`: a fresh draw of the authors' spiral generator (its seed from `split_data_seeds(seed,
+    split_seed)`, `points_per_class` + 1 points per class less the one at the origin, r = 0, which every draw
+    shares and which carries every label), split at random within each class into a training and a held-out
+    validation set (the follow-up paper's split is not known to us; this is ours). Two splits share no point: each
+    has its own noise draw.
 
     The points of each set stay ordered by class, as in the authors' training set.
     """
     require_finite("validation_fraction", validation_fraction)
     require(0 < validation_fraction < 1, "validation_fraction", "in (0, 1)", validation_fraction)
-    _require_seed("split_seed", split_seed)
     dtype = float_dtype(dtype)
-    x, y = spiral_arrays(points_per_class, num_classes, noise, seed)
-    rng = np.random.RandomState(split_seed)
+    data_seed, partition_seed = split_data_seeds(seed, split_seed)
+    x, y = spiral_arrays(points_per_class + 1, num_classes, noise, data_seed)
+    off_origin = np.arange(len(y)) % (points_per_class + 1) != 0  # the points are ordered by class, r = 0 first
+    x, y = x[off_origin], y[off_origin]
+    rng = np.random.RandomState(partition_seed)
     n_val = int(round(points_per_class * validation_fraction))
     require(0 < n_val < points_per_class, "points_per_class", "large enough for both sets", points_per_class)
     train_idx, val_idx = [], []

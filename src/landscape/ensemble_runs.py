@@ -20,8 +20,9 @@ from .registry import Comparison, Units
 
 @dataclass(frozen=True)
 class SpiralSplitConfig:
-    """The authors' spiral generator (noise 0.2) with `points_per_class` points per class, split at random within each
-    class into training and validation halves. The follow-up's split is unknown; this one is ours."""
+    """Data split `split_seed`: its own draw of the authors' spiral generator (noise 0.2, `points_per_class` points
+    per class), split at random within each class into training and validation halves; two splits share no point
+    (`data.spiral_split`). The follow-up's split is unknown; this one is ours."""
 
     points_per_class: int = 200
     validation_fraction: float = 0.5

@@ -145,7 +145,7 @@ SIZE_LR_AXES = {"hessian_max_steps": ("hessian_record",), "hessian_max": ("width
                 "steps": ("record",), "widths": ("width",), "member_*": ("member",), "split_seeds": ("split",)}
 
 register(Experiment(
-    name="size_lr", version=3, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 runs",
+    name="size_lr", version=4, title="Follow-up Fig. 1: network size × learning rate, plain CE, 20 runs",
     chapter="size_lr", config_type=SizeLRConfig, presets={"full": FULL, "smoke": SMOKE},
     run=run_size_lr, drift_check=drift_check_size_lr, split=split_size_lr, axes=SIZE_LR_AXES,
     description="Spiral (4 of our train/validation splits × 5 initial seeds = 20 runs), 2-w-3 ReLU nets (2021 init, "

@@ -195,7 +195,7 @@ SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
 SMOKE = dict(seeds=1, steps=200, final_plain_steps=40, record_every=20, data=SMOKE_DATA)
 
 register_sweep(
-    "capacity", 3, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
+    "capacity", 4, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
     full=SweepConfig(),
     smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), **SMOKE),
     description="Spiral, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) settings of "
@@ -210,7 +210,7 @@ def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
 
 
 register_sweep(
-    "amp_period", 3, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
+    "amp_period", 4, "Amplitude × period map at an under- and an overparameterized width", "amp_period",
     full=SweepConfig(widths=(64, 256), settings=amp_period_settings((3.0, 10.0, 30.0, 70.0), (100, 400, 1600)),
                      selection_split_seeds=()),
     smoke=SweepConfig(widths=(4, 32), settings=amp_period_settings((10.0,), (10, 40)), selection_split_seeds=(),
@@ -228,7 +228,7 @@ def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.3, 1.0)) -> tupl
 
 
 register_sweep(
-    "followup_mse", 3, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
+    "followup_mse", 4, "Follow-up: MSE, DMSE1 and DMSE2 across sizes (CE and DCE from `capacity`)", "followup_mse",
     full=SweepConfig(widths=(16, 64, 256), settings=mse_family_settings()),
     smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), **SMOKE),
     description="Spiral, widths 16/64/256, MSE and the two dynamical MSE losses (A = 10, T = 500), each at η ∈ "
