@@ -1,6 +1,12 @@
 """The reproduction scorecard (the claims live in their topics, `landscape.topics.<topic>.claims`). A claim has an
-id, a kind, the paper's statement and value with its source, our value from stored results, the criterion, and a
-status: reproduced / partly / not reproduced / not testable.
+id, a kind, the paper's statement and value with its source, our value from stored results, the criterion, a
+status (STATUSES) and a one-line reason: the deciding number and the condition it holds under.
+
+Statuses: "reproduced" — the criterion holds; "partly" — part of it holds, or it holds only under a condition the
+paper does not state (the book's reconstruction of a model, one initialization); "inconclusive" — the interval holds
+both no effect and the smallest effect that would count as the paper's (the reason says how many runs would
+decide); "not reproduced" — the data could have shown the paper's effect and did not; "baseline invalid" — the
+baseline of the comparison did not learn, so the comparison says nothing; "not testable" — no data here.
 
 Kinds: "paper" — a statement of one of the papers, whose reference quotes the paper or the authors' code (never our
 own check); "control" — a check added so that a paper claim can be read; "finding" — what the book found that the
@@ -20,7 +26,8 @@ from typing import Callable
 from .runner import load
 from .store import CorruptResultError, MissingResultError, Result
 
-STATUSES = ("reproduced", "partly", "not reproduced", "not testable")
+STATUSES = ("reproduced", "partly", "inconclusive", "not reproduced", "baseline invalid", "not testable")
+REASON_LENGTH = 160  # characters: a reason fits on one line of a table
 KINDS = ("paper", "control", "finding")
 
 
@@ -43,11 +50,15 @@ class Claim:
     problem: str = ""  # set when a stored result the claim reads is damaged
     kind: str = "paper"  # paper / control / finding (KINDS)
     title: str = ""  # one-line headline
+    reason: str = ""  # one line (≤ REASON_LENGTH characters): the deciding number and its condition
 
     def __post_init__(self):
         check_kind(self.kind)
         if self.status not in STATUSES:
             raise ValueError(f"status={self.status!r} is not allowed: status must be one of {', '.join(STATUSES)}")
+        if len(self.reason) > REASON_LENGTH or "\n" in self.reason:
+            raise ValueError(f"reason={self.reason!r} is not allowed: a reason is one line of at most "
+                             f"{REASON_LENGTH} characters")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -61,7 +72,7 @@ class ClaimSpec:
     source: str
     criterion: str
     needs: tuple  # experiment names whose full results the claim reads
-    evaluate: Callable[..., tuple[str, str, dict]]  # (*results) -> (status, ours, values)
+    evaluate: Callable[..., tuple]  # (*results) -> (status, ours, values, reason)
     kind: str = "paper"
     title: str = ""
 
@@ -79,7 +90,7 @@ def verdict(reproduced: bool, partly: bool = False) -> str:
 
 
 def claim(id: str, *, kind: str, title: str, chapter: str, paper: str, source: str, criterion: str, needs: tuple):
-    """Register `evaluate(*results) -> (status, ours, values)` as the claim `id` of this `kind` (one of KINDS);
+    """Register `evaluate(*results) -> (status, ours, values, reason)` as the claim `id` of this `kind` (one of KINDS);
     `title` is the one-line headline the verdict tables show."""
     check_kind(kind)
 
@@ -109,13 +120,16 @@ def evaluate_claim(spec: ClaimSpec, results: dict[str, Result] | None = None) ->
             loaded.append(results[name] if results and name in results else load(name, "full"))
         except MissingResultError:
             base.ours = f"no stored result for {name} (make it with: python -m landscape run {name})"
+            base.reason = f"no stored result for {name}"[:REASON_LENGTH]
             return base
         except CorruptResultError as exc:
             base.ours = base.problem = f"stored result damaged: {exc}"
+            base.reason = f"the stored result of {name} is damaged"[:REASON_LENGTH]
             return base
-    status, ours, values = spec.evaluate(*loaded)
+    out = spec.evaluate(*loaded)
+    status, ours, values, reason = out if len(out) == 4 else (*out, "")
     return Claim(spec.id, spec.chapter, spec.paper, spec.source, spec.criterion, ours, status, values, kind=spec.kind,
-                 title=spec.title)
+                 title=spec.title, reason=reason)
 
 
 def evaluate_claims(chapter: str | None = None) -> list[Claim]:
@@ -133,22 +147,6 @@ def evaluate_claims(chapter: str | None = None) -> list[Claim]:
                     pass  # evaluate_claim reports it
         out.append(evaluate_claim(spec, cache))
     return out
-
-
-def claims_table(chapter: str | None = None):
-    """The claims as a pandas DataFrame (for the chapters' tables)."""
-    import pandas as pd
-
-    rows = [{"claim": c.id, "paper (source)": f"{c.paper} ({c.source})", "ours": c.ours, "criterion": c.criterion,
-             "status": c.status} for c in evaluate_claims(chapter)]
-    return pd.DataFrame(rows, columns=["claim", "paper (source)", "ours", "criterion", "status"])
-
-
-def claims_markdown(chapter: str | None = None) -> str:
-    """The claims table as Markdown for a chapter (a literal "|" in a claim's text is escaped so that it cannot end
-    its table cell)."""
-    table = claims_table(chapter)
-    return table.apply(lambda column: column.str.replace("|", "\\|", regex=False)).to_markdown(index=False)
 
 
 # ------------------------------------------------------------------------------------------------ the book's views
@@ -256,7 +254,7 @@ class ClaimsView:
         return len(self.claims)
 
     def __repr__(self) -> str:  # plain text: one line per claim, the same on every machine
-        return "\n".join(f"{c.status}: {c.id}" for c in self.claims) or "(no claims)"
+        return "\n".join(f"{c.status}: {c.id} — {c.reason}" for c in self.claims) or "(no claims)"
 
     # ---- HTML
     @staticmethod
@@ -288,27 +286,30 @@ class ClaimsView:
                     f'<tr id="{anchor(c.id)}"><td class="claim-status-cell">{self.badge(c.status)}</td>'
                     f"<td><strong>{escape(c.title)}</strong>{self._kind_tag(c)}<br>{escape(c.paper)} "
                     f'<span class="claim-source">({escape(c.source)})</span><br><code class="claim-id">{c.id}</code>'
-                    f"</td><td>{escape(c.ours)}"
-                    f'<details class="claim-details"><summary>criterion</summary>{escape(c.criterion)}</details>'
+                    f'</td><td><span class="claim-reason">{escape(c.reason)}</span>'
+                    f'<details class="claim-details"><summary>our numbers and the criterion</summary>'
+                    f"{escape(c.ours)}<br><em>Criterion:</em> {escape(c.criterion)}</details>"
                     "</td></tr>")
             else:
                 link = f'<a class="claim-link" href="{claim_link(c)}">{escape(c.title)}</a>{self._kind_tag(c)}'
-                cell = link if self.style == "verdict" else link + self._details(c, "details")
+                cell = (link + f'<br><span class="claim-reason">{escape(c.reason)}</span>'
+                        + ("" if self.style == "verdict" else self._details(c, "details")))
                 rows.append(f'<tr><td class="claim-status-cell">{self.badge(c.status)}</td><td>{cell}</td></tr>')
-        head = ("<tr><th>status</th><th>claim (paper, source)</th><th>ours (criterion folded)</th></tr>"
-                if self.style == "chapter" else "<tr><th>status</th><th>claim</th></tr>")
+        head = ("<tr><th>status</th><th>claim (paper, source)</th><th>why (our numbers folded)</th></tr>"
+                if self.style == "chapter" else "<tr><th>status</th><th>claim and why</th></tr>")
         return (f'<table class="claims claims-{self.style}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
                 "</table>")
 
     # ---- Markdown (what nbval compares; also shown by viewers without HTML)
     def _repr_markdown_(self) -> str:
         if self.style == "verdict":
-            lines = ["| status | claim | page |", "|---|---|---|"]
-            lines += [f"| {c.status} | {_md(c.title)} | {claim_link(c)} |" for c in self.claims]
+            lines = ["| status | claim | why | page |", "|---|---|---|---|"]
+            lines += [f"| {c.status} | {_md(c.title)} | {_md(c.reason)} | {claim_link(c)} |" for c in self.claims]
         else:
-            lines = ["| status | claim | kind | title | paper (source) | ours | criterion |", "|---|---|---|---|---|---|---|"]
-            lines += [f"| {c.status} | {c.id} | {c.kind} | {_md(c.title)} | {_md(c.paper)} ({_md(c.source)}) | "
-                      f"{_md(c.ours)} | {_md(c.criterion)} |" for c in self.claims]
+            lines = ["| status | claim | kind | title | why | paper (source) | ours | criterion |",
+                     "|---|---|---|---|---|---|---|---|"]
+            lines += [f"| {c.status} | {c.id} | {c.kind} | {_md(c.title)} | {_md(c.reason)} | {_md(c.paper)} "
+                      f"({_md(c.source)}) | {_md(c.ours)} | {_md(c.criterion)} |" for c in self.claims]
         return "\n".join(lines)
 
 
