@@ -82,3 +82,73 @@ def test_every_untested_claim_names_its_paper_and_why():
     table = untested_markdown()
     assert table.count("\n") == len(UNTESTED) + 1
     assert untested_markdown("followup2024").count("\n") == 2
+
+
+# ---------------------------------------------------------------------------------------- run states, made up
+STEPS = np.arange(0, 20_001, 100)
+T = STEPS + 100.0
+
+
+def _states(loss, acc, compared=None, samples=300, plateau=np.log(3)):
+    return st.run_states(np.asarray(loss)[:, None], np.asarray(acc)[:, None], STEPS, plateau_loss=plateau,
+                         num_classes=3, compared=None if compared is None else np.asarray(compared)[:, None],
+                         compared_samples=samples)[0]
+
+
+def test_a_cross_entropy_loss_falling_like_one_over_t_on_a_fitted_set_is_settled():
+    loss = 50.0 / T  # falls 7.7 % over the last tenth, for ever: the old 5 % rule called it "still moving"
+    acc = np.minimum(1.0, 0.5 + STEPS / 4000)
+    assert _states(loss, acc) == st.SETTLED
+    assert _states(loss, acc, compared=np.full(len(STEPS), 0.9)) == st.SETTLED  # validation accuracy flat
+
+
+def test_the_ln3_plateau_is_stuck_not_a_minimum():
+    loss = np.log(3) - 0.1 + 1e-3 * np.sin(STEPS / 300)  # flat at ≈ 1.0, training accuracy near chance
+    acc = np.full(len(STEPS), 0.47)
+    assert _states(loss, acc) == st.STUCK
+    assert _states(loss, acc, compared=np.full(len(STEPS), 0.40)) == st.STUCK
+
+
+def test_an_mse_loss_at_600_at_chance_has_diverged():
+    loss = np.linspace(0.5, 600.0, len(STEPS))
+    acc = np.full(len(STEPS), 0.33)
+    assert _states(loss, acc, plateau=2 / 3) == st.DIVERGED
+    nan = 0.3 * np.ones(len(STEPS))
+    nan[-3:] = np.nan
+    assert _states(nan, np.full(len(STEPS), 0.9)) == st.DIVERGED
+
+
+def test_a_validation_accuracy_still_rising_is_still_learning():
+    loss = 50.0 / T
+    acc = np.ones(len(STEPS))
+    rising = 0.70 + 0.25 * STEPS / STEPS[-1]  # + 0.0125 over the window's halves: more than one binomial SE
+    assert _states(loss, acc, compared=rising, samples=3000) == st.LEARNING
+    assert _states(loss, acc, compared=rising, samples=30) == st.SETTLED  # within the noise of 30 points
+
+
+def test_an_unfitted_loss_still_falling_is_still_learning_and_a_low_flat_one_settled():
+    acc = np.full(len(STEPS), 0.8)
+    assert _states(1.0 - 0.9 * STEPS / STEPS[-1], acc) == st.LEARNING
+    assert _states(np.full(len(STEPS), 0.3), acc) == st.SETTLED  # an underfitting minimum, far below ln 3
+    assert st.state_counts([st.SETTLED, st.STUCK, st.SETTLED]) == "2 settled, 1 stuck"
+
+
+def test_effect_status_decides_only_when_the_data_could():
+    assert st.effect_status(0.002, 0.03, 0.01) == "reproduced"
+    assert st.effect_status(-0.02, 0.005, 0.01) == "not reproduced"  # excludes the smallest effect that counts
+    assert st.effect_status(-0.008, 0.012, 0.01) == "inconclusive"  # holds both 0 and 0.01
+    assert st.effect_status(np.nan, np.nan, 0.01) == "inconclusive"
+    assert st.runs_to_decide(12, -0.008, 0.012, 0.01) == 48  # half-width 0.01 must fall under 0.005: 4× the runs
+
+
+def test_a_baseline_far_under_ce_is_invalid():
+    assert st.baseline_valid(0.85, 0.89) and not st.baseline_valid(0.49, 0.89)
+
+
+def test_a_claim_of_two_parts():
+    from landscape.scorecard import conjunction
+
+    assert conjunction(["reproduced", "reproduced"]) == "reproduced"
+    assert conjunction(["reproduced", "not reproduced"]) == "partly"
+    assert conjunction(["not reproduced", "inconclusive"]) == "not reproduced"
+    assert conjunction(["inconclusive", "not testable"]) == "inconclusive"

@@ -54,35 +54,44 @@ def test_family_frame_labels_every_run(tmp_store):
     assert (frame.run == "followup_mse").sum() == evaluation * len(mse["widths"])  # selection runs are left out
 
 
-def fake_converging_size_lr(moving_cell=None):
-    """2 widths × 21 records (steps 0 … 2,000) × 4 members (η = 0.1, 0.1, 1, 1): losses that settle by step 1,000,
-    lower for the wider net; `moving_cell` (width index, member indices) keeps falling to the end."""
+def fake_converging_size_lr(stuck_cell=None, final=(0.3, 0.1)):
+    """2 widths × 4 members (η = 0.1, 0.1, 1, 1), settling to `final` training loss per width with the set fitted;
+    `stuck_cell` (width index, members): flat at 1.0 with accuracy 0.5 (the ln 3 plateau)."""
     steps = np.arange(0, 2001, 100)
     settle = np.clip(1 - steps / 1000, 0, None)[None, :, None]
-    final = np.array([1.0, 0.5])[:, None, None]
-    loss = final + settle * np.ones((2, 1, 4))
-    if moving_cell is not None:
-        i, members = moving_cell
-        loss[i][:, members] = (float(final[i, 0, 0]) + 2 * (1 - steps / 2000))[:, None]
+    loss = np.array(final)[:, None, None] + settle * np.ones((2, 1, 4))
+    acc = np.ones_like(loss)
+    if stuck_cell is not None:
+        i, members = stuck_cell
+        loss[i][:, members] = 1.0
+        acc[i][:, members] = 0.5
     lam = np.broadcast_to(np.array([5.0, 5.0, 1.5, 1.5]), (2, 21, 4)).copy()
     return {"widths": np.array([8, 64]), "member_lr": np.array([0.1, 0.1, 1.0, 1.0]), "steps": steps,
-            "train_loss": loss, "hessian_max": lam, "hessian_max_steps": steps,
+            "train_loss": loss, "train_accuracy": acc, "hessian_max": lam, "hessian_max_steps": steps,
             "diverged_at": np.full((2, 4), -1)}
 
 
-def test_size_lr_claims_read_only_converged_cells():
-    from landscape.topics.size_lr.analysis import converged_share, final_values
+def test_size_lr_claims_read_only_settled_cells():
+    from landscape.topics.size_lr.analysis import settled_counts, settled_values
     from landscape.topics.size_lr.claims import lr_flattens, size_deepens
 
     result = fake_converging_size_lr()
-    assert converged_share(result).tolist() == [[1.0, 1.0], [1.0, 1.0]]
-    assert final_values(result, "train_loss")[1].tolist() == [[1.0, 1.0], [0.5, 0.5]]
-    assert size_deepens(result)[0] == "reproduced" and lr_flattens(result)[0] == "reproduced"
-    moving = fake_converging_size_lr(moving_cell=(1, [2, 3]))  # the wide net at η = 1 still falls at the end
-    assert converged_share(moving)[1].tolist() == [1.0, 0.0]
-    status, ours, values = size_deepens(moving)
-    assert status == "partly" and "not converged" in ours and "w64 η = 1" in ours
-    assert lr_flattens(moving)[0] == "partly"
+    assert settled_counts(result).tolist() == [[2, 2], [2, 2]]
+    assert settled_values(result, "train_loss")[1].tolist() == [[0.3, 0.3], [0.1, 0.1]]
+    with_min = __import__("landscape.topics.size_lr.claims", fromlist=["x"])
+    original = with_min.MIN_SETTLED_RUNS
+    try:
+        with_min.MIN_SETTLED_RUNS = 2
+        assert size_deepens(result)[0] == "reproduced" and lr_flattens(result)[0] == "reproduced"
+        stuck = fake_converging_size_lr(stuck_cell=(1, [2, 3]))  # the wide net at η = 1 sits on the ln 3 plateau
+        status, ours, values, reason = size_deepens(stuck)
+        assert status == "partly" and "w64 η = 1 (2 stuck)" in ours and "w64 η=1" in reason
+        assert lr_flattens(stuck)[0] == "partly"
+        shallower = fake_converging_size_lr(final=(0.1, 0.3))
+        assert size_deepens(shallower)[0] == "not reproduced"
+    finally:
+        with_min.MIN_SETTLED_RUNS = original
+    assert size_deepens(result)[0] == "inconclusive"  # 2 settled runs per cell: too few to read a minimum
 
 
 def fake_sweep_frame():
@@ -167,28 +176,40 @@ def test_rerun_box_names_commands_times_and_the_bigger_run():
     assert repr(rerun_box(a, bigger="x")) == "Rerun this chapter: spiral_ce"
 
 
-def fake_sweep_result(final_train, final_val, settings, splits=(1, 2, 3), seeds=4, moving=()):
-    """A stored sweep, made up: one width (512), `settings`, one selection split (0) and `splits` for evaluation,
-    `seeds` runs each. final_train/final_val(setting, role, run) give each run's flat final accuracies; members in
-    `moving` (setting indices) have a training loss still falling at the end."""
+def fake_sweep_result(final_train, final_val, settings, splits=(1, 2, 3), seeds=4, learning=(), stuck=(),
+                      width=512):
+    """A stored sweep, made up: one width, `settings`, one selection split (0) and `splits` for evaluation, `seeds`
+    runs each. final_train/final_val(setting, role, run) give each run's final accuracies, flat over the run, except
+    for the settings in `learning`, whose accuracies still rise by 0.06 over the last tenth (still learning); the
+    settings in `stuck` have their training loss flat at 1.0 (near ln 3), the others at 0.1."""
     from landscape.ensemble_runs import plan_runs, run_arrays
 
     runs = plan_runs(seeds, splits, (0,))
     members = [(k, r) for k in range(len(settings)) for r in range(len(runs))]
     steps = np.arange(0, 1001, 100)
+    ramp = 0.6 * (1 - steps / steps[-1])
     shape = (1, len(steps), len(members))
     train, val, loss = np.zeros(shape), np.zeros(shape), np.ones(shape) * 0.1
     for m, (k, r) in enumerate(members):
-        train[0, :, m] = final_train(k, runs[r][2], r)
-        val[0, :, m] = final_val(k, runs[r][2], r)
-        if k in moving:
-            loss[0, :, m] = 1 - steps / 1000 * 0.9
-    return {"widths": np.array([512]), "steps": steps, "train_accuracy": train, "validation_accuracy": val,
+        train[0, :, m] = final_train(k, runs[r][2], r) - (ramp if k in learning else 0)
+        val[0, :, m] = final_val(k, runs[r][2], r) - (ramp if k in learning else 0)
+        if k in stuck:
+            loss[0, :, m] = 1.0
+    return {"widths": np.array([width]), "steps": steps, "train_accuracy": train, "validation_accuracy": val,
             "train_loss": loss, "validation_loss": loss, "diverged_at": np.full((1, len(members)), -1),
             "member_setting": np.array([k for k, _ in members]), **run_arrays([runs[r] for _, r in members]),
             "split_seeds": np.array(splits), "selection_split_seeds": np.array([0]),
             "setting_loss": np.array([s[0] for s in settings]), "setting_amplitude": np.array([s[1] for s in settings]),
             "setting_period": np.array([s[2] for s in settings]), "setting_lr": np.array([s[3] for s in settings])}
+
+
+def stack_widths(*results):
+    """Made-up sweeps of one width each, as one sweep over their widths (same settings and runs)."""
+    out = dict(results[0])
+    for name in ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss", "diverged_at"):
+        out[name] = np.concatenate([r[name] for r in results])
+    out["widths"] = np.concatenate([r["widths"] for r in results])
+    return out
 
 
 CAPACITY_SETTINGS = [("dce", 1.0, 500, 1.0), ("dce", 10.0, 500, 1.0), ("dce", 70.0, 500, 1.0)]
@@ -210,29 +231,108 @@ def _generalizes(selection_best, evaluation_best, **kwargs):
 def test_the_generalization_claim_reads_the_setting_picked_on_the_selection_runs():
     from landscape.topics.capacity.claims import overparam_generalizes_better
 
-    status, ours, values = overparam_generalizes_better(_generalizes(1, 1))
+    status, ours, values, reason = overparam_generalizes_better(_generalizes(1, 1))
     assert status == "reproduced" and values["picked"] == "DCE A=10 T=500 η=1" and values["difference"] > 0.04
+    assert "settled pairs" in reason and len(reason) <= 160
     # the pick is made on the selection runs: a setting that wins there but loses on the evaluation runs loses
-    status, _, values = overparam_generalizes_better(_generalizes(1, 2))
+    status, _, values, _ = overparam_generalizes_better(_generalizes(1, 2))
     assert status == "not reproduced" and values["picked"] == "DCE A=10 T=500 η=1" and values["difference"] < 0
-    # fewer than 3 evaluation splits, or runs still moving: partly at best
+    # fewer than 3 evaluation splits: partly at best
     assert overparam_generalizes_better(_generalizes(1, 1, splits=(1, 2)))[0] == "partly"
-    status, ours, _ = overparam_generalizes_better(_generalizes(1, 1, moving=(0, 1)))
-    assert status == "partly" and "not at minima" in ours
+    # runs still learning are not minima: too few settled pairs
+    status, _, values, reason = overparam_generalizes_better(_generalizes(1, 1, learning=(1,)))
+    assert status == "inconclusive" and values["pairs"] == 0 and "pairs settled" in reason
 
 
-def test_the_small_network_claim_picks_its_setting_on_the_selection_runs():
+def test_the_generalization_claim_is_inconclusive_when_the_interval_holds_zero_and_the_smallest_gain():
+    from landscape.topics.capacity.claims import overparam_generalizes_better
+
+    def val(k, role, r):  # a gain of +0.004 ± 0.02 from run to run: the interval holds 0 and +0.01
+        if role == "selection":
+            return 0.9 if k == 1 else 0.7
+        return 0.8 + (0.004 + 0.02 * (-1) ** r if k == 1 else 0.0)
+    result = fake_sweep_result(lambda k, role, r: 1.0, val, CAPACITY_SETTINGS)
+    status, _, values, reason = overparam_generalizes_better(result)
+    assert status == "inconclusive" and values["ci"][0] < 0 < 0.01 < values["ci"][1]
+    assert "pairs would decide" in reason
+
+
+def test_the_small_network_claim_counts_the_rescued_share_of_ces_failures():
     from landscape.topics.capacity.claims import small_nets_rescued
 
     def train(k, role, r):  # CE fails everywhere; setting 2 trains on the selection runs, setting 1 on evaluation
         if k == 0:
             return 0.5
         return (0.99 if k == 2 else 0.6) if role == "selection" else (0.99 if k == 1 else 0.6 + 0.01 * (r % 2))
-    result = fake_sweep_result(train, lambda k, role, r: 0.5, CAPACITY_SETTINGS)
-    status, ours, values = small_nets_rescued(result)
-    assert status == "partly" and values["rescued"] == []  # setting 2, picked, only gains 0.1: not "fits"
-    result = fake_sweep_result(lambda k, role, r: 0.5 if k == 0 else 0.99, lambda k, role, r: 0.5, CAPACITY_SETTINGS)
-    assert small_nets_rescued(result)[0] == "reproduced"
+    result = fake_sweep_result(train, lambda k, role, r: 0.5, CAPACITY_SETTINGS, stuck=(0,))
+    status, ours, values, reason = small_nets_rescued(result)
+    assert status == "partly" and values["rescued_widths"] == []  # setting 2, picked, only gains 0.1: not "fits"
+    assert "0 of 12 CE failures rescued" in reason
+    result = fake_sweep_result(lambda k, role, r: 0.5 if k == 0 else 0.99, lambda k, role, r: 0.5,
+                               CAPACITY_SETTINGS, stuck=(0,))
+    status, _, values, reason = small_nets_rescued(result)
+    assert status == "reproduced" and "12 of 12 CE failures rescued" in reason
+    assert values["widths"][512]["lower_bound"] > 0.5
+    # CE runs still learning have not failed yet: nothing to rescue
+    learning = fake_sweep_result(lambda k, role, r: 0.5 if k == 0 else 0.99, lambda k, role, r: 0.5,
+                                 CAPACITY_SETTINGS, learning=(0,))
+    assert small_nets_rescued(learning)[0] == "not testable"
+
+
+def test_the_dce_gain_must_be_largest_for_small_networks():
+    from landscape.topics.capacity.claims import dce_gain_largest_small
+
+    def sweep(width, gain, ce_train):
+        val = lambda k, role, r: 0.7 + (gain + 0.005 * (r % 3) if k == 1 else 0.0) if role == "evaluation" else \
+            (0.8 if k == 1 else 0.6)
+        return fake_sweep_result(lambda k, role, r: ce_train if k == 0 else 1.0, val, CAPACITY_SETTINGS, width=width)
+    small_wins = stack_widths(sweep(32, 0.2, 0.7), sweep(512, 0.0, 1.0))
+    status, _, values, reason = dce_gain_largest_small(small_wins)
+    assert status == "reproduced" and values["small"] == 32 and "width 32" in reason
+    large_wins = stack_widths(sweep(32, 0.0, 0.7), sweep(512, 0.2, 1.0))
+    assert dce_gain_largest_small(large_wins)[0] == "not reproduced"
+
+
+AMP_SETTINGS = [("dce", 1.0, 100, 1.0), ("dce", 10.0, 100, 1.0), ("dce", 10.0, 400, 1.0), ("dce", 30.0, 100, 1.0)]
+
+
+def _amp_map(train_gain, val_gain, learning=()):
+    under = fake_sweep_result(lambda k, role, r: 0.6 + (train_gain + 0.01 * (r % 3) if k else 0.0),
+                              lambda k, role, r: 0.5, AMP_SETTINGS, width=64)
+    over = fake_sweep_result(lambda k, role, r: 1.0,
+                             lambda k, role, r: 0.85 + (val_gain + 0.005 * (r % 3) if k else 0.0), AMP_SETTINGS,
+                             width=256, learning=learning)
+    return stack_widths(under, over)
+
+
+def test_the_amplitude_period_map_needs_both_halves():
+    from landscape.topics.amp_period.claims import amp_period_map
+
+    status, _, values, reason = amp_period_map(_amp_map(0.2, 0.05))
+    assert status == "reproduced" and values["halves"] == {"under": "reproduced", "over": "reproduced"}
+    assert len(reason) <= 160
+    assert amp_period_map(_amp_map(0.2, -0.05))[0] == "partly"
+    assert amp_period_map(_amp_map(-0.2, -0.05))[0] == "not reproduced"
+    status, _, values, _ = amp_period_map(_amp_map(-0.2, 0.05, learning=(1, 2, 3)))
+    assert values["halves"]["over"] == "inconclusive" and status == "not reproduced"
+
+
+MSE_SETTINGS = [("dmse1", 1.0, 500, 0.3), ("dmse1", 10.0, 500, 0.3), ("dmse2", 10.0, 500, 0.3)]
+
+
+def test_the_dmse_claim_needs_a_baseline_that_learned():
+    from landscape.topics.followup_mse.claims import dmse_improves
+
+    ce = fake_sweep_result(lambda k, role, r: 1.0, lambda k, role, r: 0.89, CAPACITY_SETTINGS, width=16)
+
+    def mse(base):
+        return fake_sweep_result(lambda k, role, r: 1.0,
+                                 lambda k, role, r: base + (0.05 + 0.005 * (r % 3) if k else 0.0), MSE_SETTINGS,
+                                 width=16)
+    status, _, values, reason = dmse_improves(mse(0.85), ce)
+    assert status == "reproduced" and values["valid_widths"] == [16]
+    status, _, _, reason = dmse_improves(mse(0.45), ce)
+    assert status == "baseline invalid" and "did not learn" in reason
 
 
 def test_selection_needs_selection_runs():

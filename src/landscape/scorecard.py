@@ -89,6 +89,22 @@ def verdict(reproduced: bool, partly: bool = False) -> str:
     return "reproduced" if reproduced else "partly" if partly else "not reproduced"
 
 
+def conjunction(statuses) -> str:
+    """The status of a claim made of several parts (e.g. "trains small nets better and makes large ones generalize
+    better"): every part reproduced → reproduced; some part reproduced (or partly) → partly; otherwise a part not
+    reproduced refutes the whole → not reproduced; else inconclusive (a part not testable counts as inconclusive)."""
+    statuses = list(statuses)
+    if statuses and all(s == "reproduced" for s in statuses):
+        return "reproduced"
+    if any(s in ("reproduced", "partly") for s in statuses):
+        return "partly"
+    if "not reproduced" in statuses:
+        return "not reproduced"
+    if statuses and all(s == "baseline invalid" for s in statuses):
+        return "baseline invalid"
+    return "inconclusive"
+
+
 def claim(id: str, *, kind: str, title: str, chapter: str, paper: str, source: str, criterion: str, needs: tuple):
     """Register `evaluate(*results) -> (status, ours, values, reason)` as the claim `id` of this `kind` (one of KINDS);
     `title` is the one-line headline the verdict tables show."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..sweeps.analysis import (evaluation_frame, interval_text, paired_difference, selected_setting,
-                               settings_of)
+from ..sweeps.analysis import (evaluation_frame, interval_text, paired_difference, per_seed, selected_setting,
+                               settings_of, settled_pairs)
 from ...statistics import t_interval
 
 FAMILIES = ("CE", "DCE", "MSE", "DMSE1", "DMSE2")
@@ -56,16 +56,34 @@ def selected_rates(result) -> dict:
             for w in result["widths"].tolist()}
 
 
-def dmse_gains(result):
-    """{(variant, width): (mean, lower, upper)} of the paired validation-accuracy gain over MSE on the evaluation
-    runs, each loss at its own learning rate picked on the selection runs; the intervals are Bonferroni-corrected
-    for the variants × widths the claim reads."""
+def dmse_gains(result, widths=None):
+    """{(variant, width): (mean, lower, upper, pairs)} of the paired validation-accuracy gain over MSE on the
+    evaluation runs whose two runs both settled, each loss at its own learning rate picked on the selection runs;
+    the intervals are Bonferroni-corrected for the variants × `widths` the claim reads (default: all)."""
     frame = evaluation_frame(result)
     picked = selected_rates(result)
-    widths = result["widths"].tolist()
-    return {(v, w): t_interval(paired_difference(frame, w, picked[(v, w)], picked[("MSE", w)]),
-                               comparisons=len(VARIANTS) * len(widths))
-            for v in VARIANTS for w in widths}
+    widths = result["widths"].tolist() if widths is None else list(widths)
+    out = {}
+    for v in VARIANTS:
+        for w in widths:
+            seeds = settled_pairs(frame, w, picked[(v, w)], picked[("MSE", w)], "validation")
+            out[(v, w)] = (*t_interval(paired_difference(frame, w, picked[(v, w)], picked[("MSE", w)], seeds=seeds),
+                                       comparisons=len(VARIANTS) * max(len(widths), 1)), len(seeds))
+    return out
+
+
+def baseline_accuracies(mse_runs, ce_runs) -> dict:
+    """{width: (MSE's mean validation accuracy at its picked η, CE's on the same widths and splits)} over the
+    evaluation runs: whether MSE learned at all (`statistics.baseline_valid`)."""
+    mse_frame, ce_frame = evaluation_frame(mse_runs), evaluation_frame(ce_runs)
+    picked = selected_rates(mse_runs)
+    ce = next(k for k, s in enumerate(settings_of(ce_runs)) if s[0] == "dce" and s[1] == 1)
+    out = {}
+    for w in mse_runs["widths"].tolist():
+        mse = float(per_seed(mse_frame, w, picked[("MSE", w)], "validation_accuracy").mean())
+        ce_val = per_seed(ce_frame, w, ce, "validation_accuracy") if w in ce_frame.width.values else None
+        out[w] = (mse, float(ce_val.mean()) if ce_val is not None else float("nan"))
+    return out
 
 
 def gains_table(mse_runs, ce_runs) -> pd.DataFrame:
@@ -85,6 +103,6 @@ def gains_table(mse_runs, ce_runs) -> pd.DataFrame:
             f"{mse_settings[picked[(f, w)]][3]:g}" for f in ("MSE",) + VARIANTS),
                "DCE − CE": interval_text(*t_interval(paired_difference(ce_frame, w, dce, ce)))}
         for v in VARIANTS:
-            row[f"{v} − MSE"] = interval_text(*gains[(v, w)])
+            row[f"{v} − MSE (settled pairs)"] = f"{interval_text(*gains[(v, w)][:3])} ({gains[(v, w)][3]})"
         rows.append(row)
     return pd.DataFrame(rows)

@@ -10,26 +10,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..sweeps.analysis import (converged_share, final_frame as sweep_final_frame, paired_difference, per_seed,
-                              settings_of)
+from ..sweeps.analysis import (final_frame as sweep_final_frame, paired_difference, per_seed, settings_of)
 from ...ensemble_runs import EVALUATION, SELECTION
 from ...settings import setting_label
-from ...statistics import CONVERGED_SHARE, OVERPARAMETERIZED, regime
+from ...statistics import OVERPARAMETERIZED, RUN_STATES, SETTLED, regime
+
+SETTLED_SHARE = 0.9  # the chapter calls a cell settled where this share of its runs settled
 
 ROLES = (SELECTION, EVALUATION)
 MEMBER_ARRAYS = ("train_", "validation_", "early_objective", "diverged_at", "member_")  # their last axis: members
 COLLAPSED_BELOW = 0.15  # a run that ends below this training accuracy (chance: 0.1 for 10 classes) has collapsed
 
 
-def runs_of(result, role: str) -> dict:
+class RunView(dict):
+    """Some of a result's arrays, with the result's config (`typed_config`) for the readers that need it."""
+
+    typed_config = None
+
+
+def runs_of(result, role: str) -> RunView:
     """The stored arrays restricted to the runs of one role ("selection" or "evaluation"): a dict that the sweep
     readers and figures take in place of the result."""
     if role not in ROLES:
         raise ValueError(f"role={role!r} is not allowed: role must be one of {ROLES}")
     arrays = result.arrays if hasattr(result, "arrays") else result
     keep = np.nonzero(np.asarray(arrays["member_role"]) == role)[0]
-    return {name: np.take(np.asarray(a), keep, axis=-1) if name.startswith(MEMBER_ARRAYS) else np.asarray(a)
-            for name, a in arrays.items()}
+    view = RunView({name: np.take(np.asarray(a), keep, axis=-1) if name.startswith(MEMBER_ARRAYS) else np.asarray(a)
+                    for name, a in arrays.items()})
+    view.typed_config = getattr(result, "typed_config", None)
+    return view
 
 
 def has_runs(result, role: str) -> bool:
@@ -55,15 +64,15 @@ def final_frame(result, role: str | None = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------- CE's learning rate
 def selection_table(select_result) -> pd.DataFrame:
     """One row per (width, η) of the `select` preset (plain CE on the selection runs): run means of the final
-    training and validation accuracy and training loss, how many runs converged (training loss no longer moving
-    over the last 10 % of training), diverged and collapsed."""
+    training and validation accuracy and training loss, how many runs settled (validation accuracy no longer
+    moving, `statistics.run_states`), diverged and collapsed."""
     frame = final_frame(select_result, SELECTION)
     rows = []
     for (w, lr), g in frame.groupby(["width", "lr"], sort=True):
         rows.append({"channels": int(w), "η": lr, "train acc.": g.train_accuracy.mean(),
                      "val. acc.": g.validation_accuracy.mean(), "train loss": g.train_loss.mean(),
-                     "runs": len(g), "converged": int(g.converged.sum()), "diverged": int(g.diverged.sum()),
-                     "collapsed": int(g.collapsed.sum())})
+                     "runs": len(g), "settled": int((g.state_validation == SETTLED).sum()),
+                     "diverged": int(g.diverged.sum()), "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)
 
 
@@ -84,10 +93,15 @@ def select_lr(select_result) -> float:
 
 
 # ------------------------------------------------------------------------------------------- the full sweep
+def settled_share(frame: pd.DataFrame, width: int, setting: int) -> float:
+    """The share of a cell's runs whose validation accuracy settled."""
+    return float((per_seed(frame, width, setting, "state_validation") == SETTLED).mean())
+
+
 def evaluation_numbers(result) -> dict:
     """The numbers the chapter quotes, over the evaluation runs: per width w (prefix "c"), CE's and the (first)
     dynamical setting's run means and their paired difference (`ce_train_c2`, `dyn_val_c8`, `gain_train_c4`, …),
-    the converged share of each cell (`ce_conv_c2`, `dyn_conv_c2`), how many runs fit the training set (training
+    the settled share of each cell (`ce_conv_c2`, `dyn_conv_c2`: validation accuracy settled), how many runs fit the training set (training
     accuracy ≥ OVERPARAMETERIZED: `ce_fit_c2`, `dyn_fit_c2`) and collapsed (`ce_collapsed_c2`, …), the regime, and the
     counts of runs and splits."""
     settings, ce, dyn = ce_and_dynamical(result)
@@ -95,7 +109,7 @@ def evaluation_numbers(result) -> dict:
     roles = np.asarray(result["member_role"])
     out = {"runs": int(len(set(frame.seed))), "splits": int(len(result["split_seeds"])),
            "selection_runs": int(len(set(np.asarray(result["member_seed"])[roles == SELECTION]))),
-           "not_converged": int((~frame.converged).sum()), "cells_runs": int(len(frame)),
+           "not_converged": int((frame.state_validation != SETTLED).sum()), "cells_runs": int(len(frame)),
            "collapsed": int(frame.collapsed.sum()),
            "dyn_label": setting_label(settings[dyn[0]]), "lr": settings[ce][3]}
     widths = sorted(int(w) for w in frame.width.unique())
@@ -107,28 +121,28 @@ def evaluation_numbers(result) -> dict:
             out[f"gain_{name}_c{w}"] = float(paired_difference(frame, w, dyn[0], ce, col).mean())
         out[f"ce_loss_c{w}"] = float(per_seed(frame, w, ce, "train_loss").mean())
         out[f"dyn_loss_c{w}"] = float(per_seed(frame, w, dyn[0], "train_loss").mean())
-        out[f"ce_conv_c{w}"] = converged_share(frame, w, [ce])
+        out[f"ce_conv_c{w}"] = settled_share(frame, w, ce)
         out[f"ce_fit_c{w}"] = int((per_seed(frame, w, ce, "train_accuracy") >= OVERPARAMETERIZED).sum())
         out[f"dyn_fit_c{w}"] = int((per_seed(frame, w, dyn[0], "train_accuracy") >= OVERPARAMETERIZED).sum())
         out[f"ce_collapsed_c{w}"] = int(per_seed(frame, w, ce, "collapsed").sum())
         out[f"dyn_collapsed_c{w}"] = int(per_seed(frame, w, dyn[0], "collapsed").sum())
-        out[f"dyn_conv_c{w}"] = converged_share(frame, w, [dyn[0]])
+        out[f"dyn_conv_c{w}"] = settled_share(frame, w, dyn[0])
         out[f"regime_c{w}"] = regime(out[f"ce_train_c{w}"])
     out["ce_over_from"] = min([w for w in widths if out[f"regime_c{w}"] == "over"], default=0)
-    out["cells_converged"] = all(out[f"{p}_conv_c{w}"] >= CONVERGED_SHARE for w in widths for p in ("ce", "dyn"))
+    out["cells_converged"] = all(out[f"{p}_conv_c{w}"] >= SETTLED_SHARE for w in widths for p in ("ce", "dyn"))
     return out
 
 
 def convergence_table(result, role: str = EVALUATION) -> pd.DataFrame:
     """One row per (width, setting) over the runs of `role`: the run mean of the final training loss (plain CE),
-    how many runs converged (training loss no longer moving over the last 10 % of training), diverged and
-    collapsed."""
+    and how many runs ended in each state judged on the validation accuracy (`statistics.run_states`: settled,
+    stuck, still learning, diverged) and collapsed."""
     settings = settings_of(result)
     frame = final_frame(result, role)
     rows = []
     for (w, k), g in frame.groupby(["width", "setting"], sort=True):
         rows.append({"channels": int(w), "setting": setting_label(settings[k]),
-                     "final train loss": float(g.train_loss.mean()),
-                     "runs": len(g), "converged": int(g.converged.sum()), "diverged": int(g.diverged.sum()),
+                     "final train loss": float(g.train_loss.mean()), "runs": len(g),
+                     **{state: int((g.state_validation == state).sum()) for state in RUN_STATES},
                      "collapsed": int(g.collapsed.sum())})
     return pd.DataFrame(rows)

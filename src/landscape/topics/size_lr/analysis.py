@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...statistics import readout, still_moving
+from ...ensemble_runs import SpiralSplitConfig
+from ...statistics import SETTLED, readout, run_states
 
 
 def learning_rates(result) -> list[float]:
@@ -28,11 +29,42 @@ def final_values(result, name: str) -> tuple[list[float], np.ndarray]:
                           for i in range(len(result["widths"]))])
 
 
-def converged_share(result) -> np.ndarray:
-    """(widths, lrs): the share of runs whose training loss no longer moves over the last 10 % of training."""
-    moving = still_moving(result["train_loss"], result["steps"], axis=1)
-    return np.array([[float((~moving[i, result["member_lr"] == lr]).mean()) for lr in learning_rates(result)]
+CLASSES = 3
+
+
+def loss_states(result) -> np.ndarray:
+    """(widths, members) run states judged on the training loss (`statistics.run_states`: a fitted run is settled,
+    a flat loss near ln 3 with the set unfitted is stuck): a minimum is read only from settled runs."""
+    return run_states(result["train_loss"], result["train_accuracy"], result["steps"], plateau_loss=np.log(CLASSES),
+                      num_classes=CLASSES, axis=1)
+
+
+def settled_mask(result) -> np.ndarray:
+    """(widths, members) True where the run settled."""
+    return loss_states(result) == SETTLED
+
+
+def settled_counts(result) -> np.ndarray:
+    """(widths, lrs): how many runs of each cell settled."""
+    settled = settled_mask(result)
+    return np.array([[int(settled[i, result["member_lr"] == lr].sum()) for lr in learning_rates(result)]
                      for i in range(len(result["widths"]))])
+
+
+def settled_values(result, name: str) -> tuple[list[float], np.ndarray]:
+    """(learning rates, (widths, lrs) table): the mean of the final values of `name` over the settled runs of each
+    cell (NaN where none settled)."""
+    lrs = learning_rates(result)
+    steps = result[f"{name}_steps"] if f"{name}_steps" in result else result["steps"]
+    final = readout(result[name], steps, axis=1)
+    settled = settled_mask(result)
+    table = np.full((len(result["widths"]), len(lrs)), np.nan)
+    for i in range(len(result["widths"])):
+        for j, lr in enumerate(lrs):
+            m = (result["member_lr"] == lr) & settled[i]
+            if m.any():
+                table[i, j] = float(np.nanmean(final[i, m]))
+    return lrs, table
 
 
 def final_table(result) -> pd.DataFrame:

@@ -3,12 +3,14 @@ differences between settings that share their seeds (hence their initial weights
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
-from ...ensemble_runs import EVALUATION, SELECTION
-from ...statistics import MIN_SPLITS, readout, regime, still_moving, t_interval
+from ...ensemble_runs import EVALUATION, SELECTION, SpiralSplitConfig
+from ...statistics import MIN_SPLITS, SETTLED, readout, regime, run_states, t_interval
 
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")
 
@@ -30,15 +32,50 @@ def splits_note(result) -> str:
                                        f"≥ {MIN_SPLITS} splits to count as reproduced")
 
 
+def sample_counts(result) -> tuple[int, int, int]:
+    """(classes, training points, validation points) of one data split of a stored sweep (spiral or image)."""
+    config = getattr(result, "typed_config", None)
+    if config is None:  # a made-up result (a dict of arrays): the default spiral split
+        config = SimpleNamespace(data=SpiralSplitConfig())
+    if hasattr(config, "validation_per_class"):  # the image sweeps
+        classes = 10
+        return classes, config.train_per_class * classes, config.validation_per_class * classes
+    data = config.data
+    val = int(round(data.points_per_class * data.validation_fraction))
+    return 3, (data.points_per_class - val) * 3, val * 3
+
+
+def plateau_loss(loss: str, classes: int) -> float:
+    """The training loss of the best constant prediction (the net has learned nothing): ln C for cross-entropy,
+    (C − 1)/C for the summed squared error to one-hot targets."""
+    return float(np.log(classes)) if loss == "dce" else (classes - 1) / classes
+
+
+def member_states(result) -> dict[str, np.ndarray]:
+    """(widths, members) run states (`statistics.run_states`) by what a claim compares: "train" (training accuracy),
+    "validation" (validation accuracy), "loss" (the training loss; fitted runs settled)."""
+    classes, n_train, n_val = sample_counts(result)
+    steps = result["steps"]
+    settings = settings_of(result)
+    plateau = np.array([plateau_loss(settings[k].loss, classes) for k in result["member_setting"]])
+    common = dict(plateau_loss=plateau[None, :], num_classes=classes, axis=1)
+    loss, acc = result["train_loss"], result["train_accuracy"]
+    return {"train": run_states(loss, acc, steps, compared=acc, compared_samples=n_train, **common),
+            "validation": run_states(loss, acc, steps, compared=result["validation_accuracy"],
+                                     compared_samples=n_val, **common),
+            "loss": run_states(loss, acc, steps, **common)}
+
+
 def final_frame(result) -> pd.DataFrame:
     """One row per (width, member): the final training and validation accuracy and loss — each the mean over the
-    last records (`statistics.readout`), not one snapshot of a run that may spike — whether the run converged
-    (its training loss no longer moving over the last 10 % of training, `statistics.still_moving`), its data split
-    and its role ("selection": picks hyper-parameters; "evaluation": tests them)."""
+    last records (`statistics.readout`), not one snapshot of a run that may spike — the run's state at the end of
+    training by what is compared (`state_train`, `state_validation`, `state_loss`: settled / stuck / diverged /
+    still learning, `statistics.run_states`; `converged` is `state_loss == "settled"`), its data split and its role
+    ("selection": picks hyper-parameters; "evaluation": tests them)."""
     settings = settings_of(result)
     steps = result["steps"]
     final = {name: readout(result[name], steps, axis=1) for name in COLUMNS}  # (widths, members)
-    moving = still_moving(result["train_loss"], steps, axis=1)
+    states = member_states(result)
     members = len(result["member_seed"])
     splits = result["member_split"] if "member_split" in result else np.zeros(members, dtype=int)
     roles = result["member_role"] if "member_role" in result else np.full(members, EVALUATION)
@@ -50,7 +87,8 @@ def final_frame(result) -> pd.DataFrame:
                          "amplitude": A, "period": T, "lr": lr, "seed": int(seed), "split": int(splits[m]),
                          "role": str(roles[m]),
                          **{name: float(final[name][i, m]) for name in COLUMNS},
-                         "converged": not bool(moving[i, m]),
+                         **{f"state_{name}": str(states[name][i, m]) for name in states},
+                         "converged": states["loss"][i, m] == SETTLED,
                          "diverged": bool(result["diverged_at"][i, m] >= 0)})
     return pd.DataFrame(rows)
 
@@ -80,6 +118,18 @@ def converged_share(frame: pd.DataFrame, width: int, settings) -> float:
     """The share of the frame's runs at this width, over `settings`, whose training loss no longer moves."""
     rows = frame[(frame.width == width) & frame.setting.isin(list(settings))]
     return float(rows.converged.mean())
+
+
+def states_of(frame: pd.DataFrame, width: int, setting: int, compared: str = "validation") -> pd.Series:
+    """Per seed: the run state (`state_<compared>`) of one cell's runs."""
+    return per_seed(frame, width, setting, f"state_{compared}")
+
+
+def settled_pairs(frame: pd.DataFrame, width: int, a: int, b: int, compared: str = "validation") -> list[int]:
+    """The seeds whose runs of settings a and b both settled in the compared quantity (a claim about minima reads
+    only these)."""
+    x, y = states_of(frame, width, a, compared), states_of(frame, width, b, compared)
+    return [int(s) for s in x.index if x.loc[s] == SETTLED and y.loc[s] == SETTLED]
 
 
 def per_seed(frame: pd.DataFrame, width: int, setting: int, column: str, seeds=None) -> pd.Series:
