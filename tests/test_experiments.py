@@ -75,7 +75,7 @@ REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spira
                    "dl.followup.size_deepens_minima", "dl.followup.lr_flattens_minima",
                    "dl.followup.large_lr_edge_of_stability",
                    "dl.size.small_nets_rescued", "dl.size.overparam_generalizes_better", "dl.amp_period.map",
-                   "dl.followup.dmse_improves_validation", "dl.image.mnist1d",
+                   "dl.followup.dmse_improves_validation", "dl.image.mnist1d", "dl.followup.dce_gain_largest_small",
                    "dl.cycle.valleys_widen_then_narrow"]
 
 
@@ -86,8 +86,10 @@ def test_claims_json_from_the_command_line():
     for cid in REQUIRED_CLAIMS:
         assert cid in claims, cid
         c = claims[cid]
-        assert {"id", "kind", "status", "paper", "ours", "criterion", "source"} <= set(c)
+        assert {"id", "kind", "status", "paper", "ours", "criterion", "source", "reason"} <= set(c)
         assert c["status"] != "not testable", f"{cid}: {c['ours']}"  # computed from the stored full run
+    for cid, c in claims.items():  # every verdict says why on one line: the deciding number and its condition
+        assert 0 < len(c["reason"]) <= 160 and "\n" not in c["reason"] and "nan" not in c["reason"], cid
     kinds = {cid: c["kind"] for cid, c in claims.items()}
     assert set(kinds.values()) == {"paper", "control", "finding"}
     assert kinds["lrd.toy.gamma0_no_effect"] == "control"
@@ -155,7 +157,11 @@ def test_claims_views_put_the_status_first_and_link_each_claim_to_its_chapter_ro
     chapter = ClaimsView([c], "chapter")._repr_html_()
     assert f'id="{anchor(c.id)}"' in chapter and "status-partly" in chapter and "&lt;1&gt;" in chapter
     assert chapter.index("claim-status") < chapter.index("A title")
+    c.reason = "the deciding number 0.53 with the 2021 init"
     verdict = ClaimsView([c], "verdict")._repr_html_()
+    assert c.reason in verdict and c.reason in ClaimsView([c], "verdict")._repr_markdown_()  # on the line
+    with pytest.raises(ValueError, match="reason"):
+        Claim("x.y", "c", "p", "s", "crit", reason="x" * 161)
     assert claim_link(c) == "lrd_decay.html#claim-lrd-toy-x-y" and f'href="{claim_link(c)}"' in verdict
     assert "<details" in ClaimsView([c], "scorecard")._repr_html_() and "<details" not in verdict
     assert "a\\|b" in ClaimsView([c], "chapter")._repr_markdown_()
