@@ -56,12 +56,12 @@ bench: install
 	$(PY) benchmarks/ensemble_speed.py
 	$(PY) benchmarks/dask_speed.py
 
-# Compute every missing stored result (every full preset, and the image chapter's selection and first-protocol runs): the units of every experiment on a local Dask cluster with one single-threaded
+# Compute every missing stored result (every full preset, and the image chapter's selection runs): the units of every experiment on a local Dask cluster with one single-threaded
 # worker per CPU core (WORKERS=N to change). Resumable: rerun after an interruption; finished units are kept.
 WORKERS ?= $(shell $(PY) -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || nproc)
 results: install
 	$(PY) -m landscape run --all --preset full --workers $(WORKERS)
-	for preset in select first first_select; do $(PY) -m landscape run image --preset $$preset --workers $(WORKERS) || exit 1; done
+	for preset in select; do $(PY) -m landscape run image --preset $$preset --workers $(WORKERS) || exit 1; done
 
 clean:
 	rm -rf _build

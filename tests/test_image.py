@@ -280,13 +280,23 @@ def test_the_stored_select_result_picks_the_full_presets_learning_rate():
     """The full preset's η is the one the stored `select` result picks (rerun `select` and update LR together)."""
     from landscape.runner import load
     from landscape.topics.image.analysis import select_lr
-    from landscape.topics.image.experiment import FIRST, LR, LR_GRID, MNIST1D, SELECT
+    from landscape.topics.image.experiment import LR, LR_GRID, MNIST1D, SELECT
 
     assert {s[3] for s in MNIST1D.settings} == {LR} and LR in LR_GRID
     assert [s[3] for s in SELECT.settings] == list(LR_GRID) and not SELECT.split_seeds
     assert select_lr(load("image", "select")) == LR
-    assert select_lr(load("image", "first_select")) == FIRST.settings[0][3]
-    assert not set(FIRST.split_seeds) & set(MNIST1D.split_seeds)  # the second protocol is evaluated on fresh splits
+
+
+def test_mnist1d_splits_share_no_signal():
+    """Every data split is its own draw of MNIST-1D: no training or validation signal of one split appears in
+    another (selection and evaluation are data-disjoint)."""
+    import torch
+
+    from landscape.topics.image.experiment import MNIST1D
+
+    sets = [torch.cat([d.x.flatten(1) for d in MNIST1D.make_data(s, "cpu")]) for s in (0, 4)]
+    joined = torch.cat(sets)
+    assert len(torch.unique(joined, dim=0)) == len(joined)
 
 
 def test_image_protocol_meets_the_books_floor():
