@@ -31,8 +31,8 @@ from landscape.topics.lrd_toy.experiment import DecayConfig  # noqa: E402
 from landscape.topics.spiral.experiment import SpiralConfig  # noqa: E402
 
 FIGURE_MODULES = [general] + [importlib.import_module(f"landscape.topics.{topic}.figures") for topic in
-                              ("amp_period", "cycle", "followup_mse", "lrd_network", "lrd_toy", "size_lr", "spiral",
-                               "sweeps")]
+                              ("amp_period", "cycle", "followup_mse", "lrd_network", "lrd_toy", "scorecard", "size_lr",
+                               "spiral", "sweeps")]
 # every figure function by name (the names are unique across the modules)
 plotting = SimpleNamespace(**{name: f for module in FIGURE_MODULES
                               for name, f in inspect.getmembers(module, inspect.isfunction)
@@ -133,7 +133,27 @@ def _figure_calls(smoke):
         "plot_cycle_curvature": (plotting.plot_cycle_curvature, (smoke["cycle"], period), {}),
         "plot_cycle_profiles": (plotting.plot_cycle_profiles, (smoke["cycle"], period), {}),
         "plot_cycle_spectra": (plotting.plot_cycle_spectra, (smoke["cycle"], [0, snapshots // 2, snapshots - 2]), {}),
+        "plot_verdicts": (plotting.plot_verdicts, (made_up_claims(),), {}),
     }
+
+
+def made_up_claims():
+    """Claims with effects of every status, as the scorecard draws them."""
+    from landscape.scorecard import STATUSES, Claim
+
+    effect = lambda m: {"estimate": m, "lower": m - 0.01, "upper": m + 0.01, "threshold": 0.01,  # noqa: E731
+                        "unit": "validation accuracy"}
+    return [Claim(f"dl.x.c{i}", "capacity", "p", "s", "c", status=status, title=f"A claim whose title is {status}",
+                  values={"effect": effect(0.02 * i - 0.02)}) for i, status in enumerate(STATUSES)]
+
+
+def test_the_verdict_figure_draws_every_effect_by_status():
+    from landscape.topics.scorecard.figures import STATUS_COLORS, claim_effects
+
+    claims = made_up_claims()
+    assert len(claim_effects(claims)) == len(claims) and set(STATUS_COLORS) == {c.status for c in claims}
+    claims[0].values = {"effect": {**claims[0].values["effect"], "lower": float("nan")}}  # never a silent NaN
+    assert len(claim_effects(claims)) == len(claims) - 1
 
 
 FIGURE_FUNCTIONS = sorted(name for module in FIGURE_MODULES

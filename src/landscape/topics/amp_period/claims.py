@@ -36,7 +36,7 @@ def amp_period_map(result):
     settings = settings_of(result)
     ce = next(k for k, s in enumerate(settings) if s[1] == 1)
     dyn = [k for k, s in enumerate(settings) if s[1] > 1]
-    parts, halves, values, reasons = [], {}, {}, []
+    parts, halves, values, reasons, effects = [], {}, {}, [], []
     for w in result["widths"].tolist():
         ce_train = float(per_seed(frame, w, ce, "train_accuracy").mean())
         if regime(ce_train) == "under":
@@ -53,6 +53,9 @@ def amp_period_map(result):
                          f"dynamical runs: {states}")
             reasons.append(f"w{w}: {len(wins)}/{len(dyn)} cells train better")
             values[f"w{w}"] = {"regime": "under", "ce_train": ce_train, "cells_better": len(wins), "cells": len(dyn)}
+            m, lo, hi = train_gain[max(dyn, key=lambda k: train_gain[k][0])]
+            effects.append({"label": f"width {w}, best cell, training", "estimate": m, "lower": lo, "upper": hi,
+                            "threshold": MIN_TRAIN_GAIN, "unit": "training accuracy"})
         else:
             ce_val = float(per_seed(frame, w, ce, "validation_accuracy").mean())
             intervals, pairs = {}, {}
@@ -78,6 +81,8 @@ def amp_period_map(result):
                          f"({', '.join(setting_label(settings[k]) for k in significant) or 'none'}); highest mean "
                          f"{setting_label(settings[best])} {m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
             reasons.append(f"w{w}: best cell {m:+.3f} [{lo:+.3f}, {hi:+.3f}] val.")
+            effects.append({"label": f"width {w}, best cell, validation", "estimate": m, "lower": lo, "upper": hi,
+                            "threshold": MIN_VALIDATION_GAIN, "unit": "validation accuracy"})
             values[f"w{w}"] = {"regime": "over", "ce_validation": ce_val, "cells_better": len(better),
                                "cells_significant": len(significant), "cells_readable": len(readable),
                                "best_difference": [m, lo, hi]}
@@ -86,4 +91,5 @@ def amp_period_map(result):
         parts.append("the stored widths do not cover both regimes")
     else:
         status = conjunction(halves.values())
-    return status, "; ".join(parts), {**values, "halves": halves}, "; ".join(reasons) + "; 2021 init, η = 1"
+    return status, "; ".join(parts), {**values, "halves": halves, "effects": effects}, \
+        "; ".join(reasons) + "; 2021 init, η = 1"

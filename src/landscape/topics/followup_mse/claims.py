@@ -61,6 +61,8 @@ def dmse_improves(result, capacity):
                                       f"too few to read minima; MSE valid at widths {valid}")
     best = max(readable, key=lambda key: readable[key][0])
     m, lo, hi, n = gains[best]
+    values["effect"] = {"label": f"{best[0]} − MSE, width {best[1]}", "estimate": m, "lower": lo, "upper": hi,
+                        "threshold": MIN_VALIDATION_GAIN, "unit": "validation accuracy"}
     reason = (f"best {best[0]} − MSE at width {best[1]}: {m:+.3f} [{lo:+.3f}, {hi:+.3f}]; largest gain at width "
               f"{w_max}; MSE valid at widths {valid}")
     return status, ours, values, reason[:160]

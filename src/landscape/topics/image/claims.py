@@ -111,9 +111,13 @@ def image_mnist1d(result):
     values["generalization_pick"] = {"width": w, "setting": setting_label(settings[k]), "validation_gain": list(va),
                                      "ce_overparameterized": ce_fits, "settled_pairs": len(seeds)}
     values["halves"] = halves
+    values["effects"] = [e for e in (
+        {"label": "training", "estimate": tr[0], "lower": tr[1], "upper": tr[2], "threshold": MIN_TRAIN_GAIN,
+         "unit": "training accuracy"} if candidates else None,
+        {"label": "generalization", "estimate": va[0], "lower": va[1], "upper": va[2],
+         "threshold": MIN_VALIDATION_GAIN, "unit": "validation accuracy"} if ce_fits else None) if e]
     runs = len(set(frame.seed))
-    ours = (f"{runs} evaluation runs on {splits} data splits (their validation subsets of MNIST-1D's test split "
-            "overlap between splits); " + "; ".join(parts))
+    ours = f"{runs} evaluation runs on {splits} data splits (each its own draw of MNIST-1D); " + "; ".join(parts)
     reason = (f"{train_reason}; c{w}: Δval {va[0]:+.3f} [{va[1]:+.3f}, {va[2]:+.3f}] ({len(seeds)} settled pairs); "
               "500 training signals")
     return conjunction(halves.values()), ours, values, reason[:160]
