@@ -2,8 +2,9 @@
 driven by selenium) at 1,400 px, offline (every host name resolves to nothing).
 
 For every page: its images load, its maths is typeset by the local MathJax, the browser logs no console error, no
-paragraph is a Markdown table printed as text ("| a | b |"), and every claim's status badge lies inside the window
-with no claims table wider than its column (no sideways scrolling). Every relative link points to a file of the
+paragraph is a Markdown table printed as text ("| a | b |"), every claim's status badge lies inside the window
+with no claims table wider than its column, no code, output or table block scrolls sideways, and the page links
+its favicon. Every relative link points to a file of the
 build and, where it names an anchor, to an id of that page. The search page finds "bifurcation".
 
 The book is built into a temporary folder (about 2 minutes on 2 cores); BOOK_HTML=path/to/_build/html checks a build
@@ -166,6 +167,12 @@ out.scrollingClaimTables = Array.from(document.querySelectorAll('table.claims'))
   }
   return t.getBoundingClientRect().right > window.innerWidth;
 }).length;
+out.sideways = Array.from(document.querySelectorAll('article pre, article div.cell_output, article div.output, '
+  + 'article table, article .pst-scrollable-table-container, article div.highlight'))
+  .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+  .map(e => e.tagName.toLowerCase() + '.' + (e.className || '').toString().split(' ')[0] + ': '
+       + e.textContent.trim().slice(0, 50));
+out.favicon = !!document.querySelector('link[rel~="icon"]');
 return out;
 """
 
@@ -181,13 +188,16 @@ def test_every_page_in_chromium(html_root, browser):
         result = browser.execute_script(PAGE_CHECK)
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         name = str(page.relative_to(html_root))
-        for key in ("brokenImages", "untypeset", "pipeParagraphs", "hiddenBadges"):
+        for key in ("brokenImages", "untypeset", "pipeParagraphs", "hiddenBadges", "sideways"):
             if result[key]:
                 failures.append(f"{name}: {key} {result[key][:3]}")
         if result["scrollingClaimTables"]:
             failures.append(f"{name}: {result['scrollingClaimTables']} claims table(s) scroll sideways")
         if errors:
             failures.append(f"{name}: console errors {errors[:3]}")
+        if not result["favicon"]:
+            failures.append(f"{name}: no favicon link")
+        totals["blocks scrolling sideways"] = totals.get("blocks scrolling sideways", 0) + len(result["sideways"])
         totals["pages"] += 1
         totals["images"] += result["images"]
         totals["maths"] += result["maths"]
@@ -213,10 +223,12 @@ def test_search_finds_bifurcation(html_root, browser):
 def test_a_pipe_paragraph_and_a_hidden_badge_would_be_caught(tmp_path, browser):
     """The page check itself: a table printed as text and a badge pushed off-screen are both reported."""
     page = tmp_path / "bad.html"
-    page.write_text("<html><body><article><p>| a | b |</p></article>"
+    page.write_text("<html><body><article><p>| a | b |</p>"
+                    "<pre style='overflow-x:auto; white-space:pre; width:200px'>" + "x" * 400 + "</pre></article>"
                     "<table class='claims' style='width:3000px'><tr><td>"
                     "<span class='claim-status' style='margin-left:2500px'>partly</span></td></tr></table>"
                     "</body></html>")
     _open(browser, page)
     result = browser.execute_script(PAGE_CHECK)
     assert result["pipeParagraphs"] and result["hiddenBadges"] and result["scrollingClaimTables"]
+    assert result["sideways"] and not result["favicon"]  # a block scrolling sideways; a page without a favicon
