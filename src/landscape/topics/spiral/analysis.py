@@ -64,22 +64,23 @@ def cascade_onsets(objective: np.ndarray, schedule: GammaSchedule) -> list[Casca
 # Fixed on the Fig. 4 run, whose ΔF panel the paper describes (1 → 2 → 4 branches → chaos), before the claim read it.
 STAGE_WINDOW = 64  # steps of ΔF per window
 STAGE_STRIDE = 16  # steps between window starts
-STAGE_PERIODS = (1, 2, 4, 8)  # a window has period p when x[t + p] ≈ c·x[t] over it (c ≥ 0: a growing orbit counts)
-STAGE_RTOL = 0.1  # … to within 10 % of the window's RMS
+STAGE_PERIODS = (1, 2, 4, 8)  # a window has period p when ΔF[t + p] ≈ c·ΔF[t] at most of its steps (c ≥ 0: a growing
+STAGE_RTOL = 0.1  # orbit counts): the median |ΔF[t + p] − c·ΔF[t]| within 10 % of the median |ΔF| of the window
 STAGE_ATOL = 1e-4  # … and a wiggle below 1e-4 (1/3000 of the paper's ±0.3 ΔF axis) is no branching: period 1
 STAGE_HOLD = 3  # a stage appears when it holds for this many consecutive windows (96 steps)
 CHAOS = 0  # the stage of a window that matches no period in STAGE_PERIODS
 
 
 def window_period(x: np.ndarray) -> int:
-    """The smallest p in STAGE_PERIODS with RMS(x[t+p] − c·x[t]) ≤ STAGE_RTOL·RMS(x) (+ STAGE_ATOL for p = 1), c ≥ 0
-    the least-squares factor; CHAOS when none matches."""
+    """The smallest p in STAGE_PERIODS with median |x[t+p] − c·x[t]| ≤ STAGE_RTOL·median |x| (+ STAGE_ATOL for
+    p = 1), c ≥ 0 the least-squares factor; CHAOS when none matches. Medians: a window that straddles two stages is
+    read as the one that fills most of it."""
     x = np.asarray(x, dtype=np.float64)
-    scale = np.sqrt(np.mean(x * x))
+    scale = np.median(np.abs(x))
     for p in STAGE_PERIODS:
         a, b = x[:-p], x[p:]
         c = max(0.0, float(a @ b) / max(float(a @ a), 1e-300))
-        if np.sqrt(np.mean((b - c * a) ** 2)) <= STAGE_RTOL * scale + (STAGE_ATOL if p == 1 else 0.0):
+        if np.median(np.abs(b - c * a)) <= STAGE_RTOL * scale + (STAGE_ATOL if p == 1 else 0.0):
             return p
     return CHAOS
 
