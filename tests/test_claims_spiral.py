@@ -170,3 +170,24 @@ def test_period_table_lists_the_stages():
     assert table["stages of ΔF (first τ)"].tolist()[0].startswith("1 (2,501) → 2 (")
     assert table["stages of ΔF (first τ)"].tolist()[0].split(" → ")[-1].startswith("chaos")
     assert table["stages of ΔF (first τ)"].tolist()[-1] == "1 (2,501)"
+
+
+def fake_cycle(middle_factor):
+    """A made-up `cycle` result: 11 snapshots of period 2 whose λ_max and trace are `middle_factor` times smaller,
+    and whose width is `middle_factor` times larger, at mid-period than at both ends."""
+    from landscape.topics.cycle.experiment import FULL
+
+    steps = FULL.snapshot_steps()
+    bump = 1 - (1 - 1 / middle_factor) * np.sin(np.pi * np.linspace(0, 1, len(steps)))  # 1 at the ends
+    arrays = {"snapshot_steps": steps, "hessian_max": 3.0 * bump, "trace_exact": 10.0 * bump,
+              "width_top": 0.5 / bump, "snapshot_objective": 1.0 * bump}
+    return Result("cycle", "fake", {}, arrays, {}, {}, typed_config=FULL)
+
+
+def test_cycle_valleys_widen_by_a_margin():
+    from landscape.topics.cycle.claims import MIN_RATIO, valleys_widen_then_narrow
+
+    out = check(valleys_widen_then_narrow(fake_cycle(3.0)), "reproduced")
+    assert "period 2" in out[3] and out[2]["λ_max"]["ratio"] == pytest.approx(3.0)
+    check(valleys_widen_then_narrow(fake_cycle(1.05)), "not reproduced")  # wider, but by less than MIN_RATIO
+    assert MIN_RATIO > 1.05
