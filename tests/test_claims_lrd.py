@@ -81,3 +81,58 @@ def test_noise_model_finding():
 def test_trace_finding():
     check(toy_claims.trace_decreases_along_path(fake_decay()), "reproduced")
     check(toy_claims.trace_decreases_along_path(fake_decay(trace_falls=False)), "not reproduced")
+
+
+# ---- the network chapter
+from landscape.topics.lrd_network import claims as nn_claims  # noqa: E402
+
+X1, X2 = np.linspace(-20, 21, 42), np.linspace(-15, 15, 31)
+EPOCHS = np.arange(10, 641, 10)
+DECAYS = np.arange(260, 641, 20)
+
+
+def fake_landscape(*, travels=True, small_travels=False, in_valley=True):
+    """A made-up PCA landscape: a train valley along x₂ = 0 (|x₂| < 3), the test minimum at (15, 0). The main path
+    comes down into the valley at x₁ = −15 by epoch 260, then (with `travels`) moves along it to x₁ = 15 by epoch
+    640; each subpath (12 snapshots) stays where it branched, or (with `small_travels`) moves as fast as the main
+    path. Without `in_valley` the late path runs along x₂ = 8, outside the valley."""
+    g1, g2 = np.meshgrid(X1, X2)  # (x₂, x₁)
+    train = np.where(np.abs(g2) < 3, 0.005, 0.1 + 0.02 * np.abs(g2))
+    test = 0.03 + 0.001 * np.hypot(g1 - 15, g2) + np.where(np.abs(g2) < 3, 0, 0.2)
+    x1 = np.where(EPOCHS < 260, -15.0, -15 + 30 * (EPOCHS - 260) / 380 if travels else -15.0)
+    x2 = np.where(EPOCHS < 260, 10 * (260 - EPOCHS) / 250, 0.0 if in_valley else 8.0)
+    main = np.column_stack([x1, x2, np.zeros((len(EPOCHS), 3))])
+    sub = np.zeros((len(DECAYS), 12, 5))
+    for j, e in enumerate(DECAYS):
+        start = main[EPOCHS == e][0]
+        speed = 30 / 38 if small_travels and travels else 0.0  # per snapshot of 10 epochs
+        sub[j] = start + np.outer(np.arange(1, 13) * speed, [1, 0, 0, 0, 0])
+    return {"seeds": np.array([1, 2, 3]), "grid_x1": X1, "grid_x2": X2, "grid_train_loss": train,
+            "grid_test_loss": test, "main_coords": main, "main_snapshot_epochs": EPOCHS, "sub_decay_epochs": DECAYS,
+            "sub_coords": sub}
+
+
+def test_path_claim_against_the_small_rate_null():
+    out = check(nn_claims.path_follows_valley(fake_landscape()), "partly")  # one landscape: partly at most
+    v = out[2]
+    assert v["approach_large"] == pytest.approx(120 / 380) and v["approach_small"] == 0
+    assert v["approach_large_end"] == pytest.approx(1) and v["in_valley_fraction"] == 1
+    assert v["early_in_valley_fraction"] < 0.5 and "1 seed" in out[3]
+    check(nn_claims.path_follows_valley(fake_landscape(travels=False)), "not reproduced")  # stays at the entry
+    # a small-rate path that travels as far: the large rate is not what gets there
+    check(nn_claims.path_follows_valley(fake_landscape(small_travels=True)), "not reproduced")
+    check(nn_claims.path_follows_valley(fake_landscape(in_valley=False)), "partly")
+
+
+def test_the_decay_claim_is_inconclusive_when_the_interval_holds_both():
+    from test_lrd_network import DECAYS as GRID, falling, fake_result
+
+    noisy = falling(slope=2e-6) + 4e-4 * np.random.default_rng(5).standard_normal((3, len(GRID)))
+    status, ours, values, reason = nn_claims.test_loss_falls(fake_result(noisy))
+    low, high = values["pooled_r_interval"]
+    assert low < LATE_HALF_R_ and high > 0, (low, high)
+    assert status == "inconclusive" and "pooled r" in reason and len(reason) <= REASON_LENGTH
+    check(nn_claims.test_loss_falls(fake_result(falling())), "reproduced")
+
+
+LATE_HALF_R_ = nn_claims.LATE_HALF_R

@@ -211,7 +211,7 @@ def objective_minima_fall(dyn):
     status = verdict(falls and all(within), falls)
     ours = f"F's minima {', '.join(f'{m:.3g}' for m in minima)}; Kendall τ = {tau:.2f} (p = {p:.2g})"
     reason = (f"minima fall {minima[0]:.3f} → {minima[-1]:.3f} (Kendall τ = {tau:.2f}); paper ≈ {PAPER_F_MINIMA[0]} → "
-              f"≈ {PAPER_F_MINIMA[1]}: ours ends {PAPER_F_MINIMA[1] / minima[-1]:.1f}× lower")
+              f"≈ {PAPER_F_MINIMA[1]}: ours ends at {minima[-1] / PAPER_F_MINIMA[1]:.2g}× the paper's")
     return status, ours, {"minima": minima.tolist(), "kendall_tau": tau, "kendall_p": p, "within": within}, reason
 
 
