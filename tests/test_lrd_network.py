@@ -238,7 +238,7 @@ def test_pooled_correlation_is_the_fixed_effects_partial_correlation():
 
 
 def test_the_decay_claim_is_reproduced_only_when_every_part_holds():
-    status, ours, values = decay_claim(fake_result(falling()))
+    status, ours, values, _ = decay_claim(fake_result(falling()))
     assert status == "reproduced", ours
     assert values["correlations"]["test"]["pooled_r_late_half"] < LATE_HALF_R
     assert "short of" not in ours and "every seed" in ours
@@ -249,17 +249,17 @@ def test_the_decay_claim_scores_the_later_half_not_the_overall_trend():
     negative, the claim is not reproduced."""
     early = np.where(DECAYS < 460, 0.05 - 5e-5 * (DECAYS - 260), 0.04)
     finals = np.array([early + 2e-4 * np.cos(DECAYS * (i + 1)) for i in range(3)])
-    status, ours, values = decay_claim(fake_result(finals))
+    status, ours, values, _ = decay_claim(fake_result(finals))
     assert all(r < -0.5 for r in values["correlations"]["test"]["r"])
     assert status == "not reproduced" and "later half" in ours
 
 
 def test_the_decay_claim_is_partly_with_too_few_seeds_or_a_positive_seed():
-    status, ours, _ = decay_claim(fake_result(falling(k=2)))
+    status, ours, _, _ = decay_claim(fake_result(falling(k=2)))
     assert status == "partly" and "fewer than 3 seeds" in ours
     finals = falling(k=4)
     finals[3] = finals[3][::-1]  # one seed rises with the decay epoch
-    status, ours, values = decay_claim(fake_result(finals))
+    status, ours, values, _ = decay_claim(fake_result(finals))
     assert values["correlations"]["test"]["pooled_r_late_half"] < 0
     assert status == "partly" and "not every seed" in ours
 
@@ -272,7 +272,7 @@ def test_the_decay_claim_needs_the_main_path_converged_before_the_later_half():
     r = fake_result(falling(), main_train=main)
     conv = analysis.main_convergence(r)
     assert [m["converged"] for m in conv] == [True, False, True] and conv[0]["window"] == (360, 460)
-    status, ours, _ = decay_claim(r)
+    status, ours, _, _ = decay_claim(r)
     assert status == "partly" and "not seed 2" in ours and "still moving" in ours
 
 
@@ -293,7 +293,7 @@ def test_subpaths_not_converged_are_reported_and_cap_the_claim():
     assert conv.sum() == 60 - 7 and not conv[0, 0]
     ev = late_decay_evidence(r)
     assert ev["subpaths_converged_late_half"] == pytest.approx(24 / 30) and (1, 260) in ev["not_converged"]
-    status, ours, _ = decay_claim(r)
+    status, ours, _, _ = decay_claim(r)
     assert status == "partly" and "80% of the later half" in ours
     assert "*" in analysis.decay_table(r).loc[0, "seed 1"]
 

@@ -1,6 +1,7 @@
 """Reading the stored `lrd_network` result: final values and convergence of the subpaths, convergence of the main
 path before the later half of the decay epochs, and the paper's statistic — Pearson r(decay epoch, final test loss)
-over the later half of the decay epochs — per seed and pooled over seeds.
+over the later half of the decay epochs — per seed and pooled over seeds; and the main path on the PCA landscape
+against a small-rate path from the same point (`path_landscape`).
 
 Everything here was fixed on the calibration run (seed 0, experiment v1) before the evaluation seeds were run.
 """
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...pca_landscape import nearest_grid_values
 from ...statistics import CONVERGENCE_ATOL, CONVERGENCE_RTOL, readout, still_moving
 
 # The main path has converged at the large learning rate before the later half when its training loss no longer
@@ -157,3 +159,53 @@ def cpu_seconds(result) -> float:
     """The run's CPU time, all seeds together (the units' single-thread CPU seconds from the provenance; their wall
     time is longer where they waited for a shared core)."""
     return float(sum(result.provenance["units"]["cpu_time_s"]))
+
+
+# ---- the main path on the PCA landscape (stored for the first seed only)
+VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile
+TEST_MIN_QUANTILE = 0.1  # "near the test minimum": surface test loss within the grid's lowest 10 %
+
+
+def landscape_seeds(result) -> list[int]:
+    """The seeds whose PCA landscape is stored (the experiment computes it for the first seed only)."""
+    return [int(result["seeds"][0])]
+
+
+def path_landscape(result) -> dict:
+    """The first seed's main path on its PCA surface, after the first decay epoch (its *entry*: the path is fitted
+    by then), against two nulls: the same path before the entry (is the train-valley share trivially high?) and the
+    small-rate path that branches off at the entry (the first subpath: does a path at the decayed rate also near the
+    test minimum?). Distances are in the PCA plane to the grid point of lowest surface test loss; `approach_*` is the
+    share of the entry's distance closed, by the large-rate path over as many epochs as the small-rate one trains
+    (`approach_large`) and by its end (`approach_large_end`), and by the small-rate path (`approach_small`)."""
+    x1, x2 = result["grid_x1"], result["grid_x2"]
+    grid_train, grid_test = result["grid_train_loss"], result["grid_test_loss"]
+    coords = result["main_coords"]
+    epochs = result["main_snapshot_epochs"]
+    decays = result["sub_decay_epochs"]
+    late = epochs >= decays[0]
+    train_on_path = nearest_grid_values(grid_train, x1, x2, coords)
+    test_on_path = nearest_grid_values(grid_test, x1, x2, coords)
+    valley_level = float(np.quantile(grid_train, VALLEY_QUANTILE))
+    test_level = float(np.quantile(grid_test, TEST_MIN_QUANTILE))
+    entry = int(np.argmax(late))
+    i2, i1 = np.unravel_index(np.argmin(grid_test), grid_test.shape)
+    test_min = np.array([x1[i1], x2[i2]])
+    distance = lambda c: np.linalg.norm(np.atleast_2d(c)[:, :2] - test_min, axis=1)
+    small = result["sub_coords"][0]  # the small-rate path from the entry, one snapshot per snapshot_every epochs
+    same_time = min(entry + len(small), len(coords) - 1)  # the large-rate path as many snapshots after the entry
+    d_entry = float(distance(coords[entry])[0])
+    closed = lambda c: float(1 - distance(c)[0] / d_entry) if d_entry > 0 else 0.0
+    return {
+        "in_valley_fraction": float((train_on_path[late] <= valley_level).mean()),
+        "early_in_valley_fraction": float((train_on_path[~late] <= valley_level).mean()) if (~late).any() else 0.0,
+        "valley_level": valley_level, "test_level": test_level,
+        "test_at_entry": float(test_on_path[entry]), "test_at_end": float(test_on_path[-1]),
+        "test_at_small_rate_end": float(nearest_grid_values(grid_test, x1, x2, small[-1:])[0]),
+        "distance_to_test_min_at_entry": d_entry,
+        "distance_to_test_min_at_end": float(distance(coords[-1])[0]),
+        "distance_to_test_min_small_rate_end": float(distance(small[-1])[0]),
+        "approach_large": closed(coords[same_time]), "approach_large_end": closed(coords[-1]),
+        "approach_small": closed(small[-1]), "same_time_epochs": int(epochs[same_time] - epochs[entry]),
+        "entry_epoch": int(epochs[entry]), "grid_test_min": float(grid_test.min()),
+    }

@@ -79,8 +79,10 @@ def plot_decay_sweep(result):
 
 
 def plot_pca_landscape(result):
-    """Train and test loss on the authors' curved PCA surface of the first seed, with its main path (line) and its
-    subpaths' ends (dots, coloured by decay epoch). As in the authors' figure, pc₁ runs along the vertical axis."""
+    """Train and test loss on the authors' curved PCA surface of the first seed, with its main path (line), its
+    subpaths' ends (dots, coloured by decay epoch), the small-rate path from the first decay epoch (dashed: the
+    claim's null) and the grid's test-loss minimum (star). As in the authors' figure, pc₁ runs along the vertical
+    axis."""
     x1, x2 = result["grid_x1"], result["grid_x2"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True, layout="constrained")
     main = result["main_coords"]
@@ -92,10 +94,16 @@ def plot_pca_landscape(result):
         fig.colorbar(cs, ax=ax, label=f"{title} (MSE, log scale)", format="%.2g")
         ax.plot(main[:, 1], main[:, 0], color="white", lw=1.4, label="main path")
         ax.plot(main[0, 1], main[0, 0], "o", color="white", mec="k", ms=6, label="start")
+        branch = np.abs(result["main_snapshot_epochs"] - result["sub_decay_epochs"][0]).argmin()
+        first = np.vstack([main[branch:branch + 1], result["sub_coords"][0]])
+        ax.plot(first[:, 1], first[:, 0], color="C1", lw=1.4, ls="--", zorder=4,
+                label=f"small-rate path from epoch {int(result['sub_decay_epochs'][0])}")
         sc = ax.scatter(ends[:, 1], ends[:, 0], c=result["sub_decay_epochs"], cmap="rocket", s=22, edgecolor="k",
                         lw=0.4, zorder=3, label="subpath ends")
+        i2, i1 = np.unravel_index(np.argmin(result["grid_test_loss"]), result["grid_test_loss"].shape)
+        ax.plot(x2[i2], x1[i1], "*", color="gold", mec="k", ms=11, zorder=5, label="grid's test minimum")
         ax.set(title=f"{title}, seed {int(result['seeds'][0])}", xlabel="pc₂ coordinate")
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
-    axes[0].legend(loc="lower left", fontsize="small")
+    axes[0].legend(loc="upper left", fontsize="small", frameon=True, facecolor="white", framealpha=0.85)
     return fig
