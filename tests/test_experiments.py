@@ -76,6 +76,7 @@ REQUIRED_CLAIMS = ["dl.spiral.ce_fails", "dl.spiral.dynamical_trains", "dl.spira
                    "dl.followup.large_lr_edge_of_stability",
                    "dl.size.small_nets_rescued", "dl.size.overparam_generalizes_better", "dl.amp_period.map",
                    "dl.followup.dmse_improves_validation", "dl.image.mnist1d", "dl.followup.dce_gain_largest_small",
+                   "dl.spiral.accuracy_staircase", "dl.spiral.objective_minima_fall", "dl.spiral.ntk_drops_at_boundaries",
                    "dl.cycle.valleys_widen_then_narrow"]
 
 
