@@ -124,6 +124,26 @@ def test_path_claim_against_the_small_rate_null():
     check(nn_claims.path_follows_valley(fake_landscape(in_valley=False)), "partly")
 
 
+def stacked(*landscapes):
+    """Made-up landscapes of three seeds, stored as the experiment stores them (a leading seed axis)."""
+    from landscape.pca_landscape import LANDSCAPE_ARRAYS
+
+    out = dict(landscapes[0])
+    for k in LANDSCAPE_ARRAYS:
+        if k in out:
+            out[k] = np.stack([np.asarray(l[k]) for l in landscapes])
+    out["landscape_seeds"] = np.array([1, 2, 3])
+    return out
+
+
+def test_path_claim_reads_every_seed():
+    out = check(nn_claims.path_follows_valley(stacked(*[fake_landscape()] * 3)), "reproduced")
+    assert out[2]["seeds_holding"] == 3 and out[3].startswith("3 of 3 seeds")
+    one_fails = stacked(fake_landscape(), fake_landscape(small_travels=True), fake_landscape())
+    out = check(nn_claims.path_follows_valley(one_fails), "partly")
+    assert out[3].startswith("2 of 3 seeds")
+
+
 def test_the_decay_claim_is_inconclusive_when_the_interval_holds_both():
     from test_lrd_network import DECAYS as GRID, falling, fake_result
 

@@ -64,3 +64,8 @@ def nearest_grid_values(grid: np.ndarray, x1_axis: np.ndarray, x2_axis: np.ndarr
     i1 = np.abs(x1_axis[None, :] - coords[:, :1]).argmin(1)
     i2 = np.abs(x2_axis[None, :] - coords[:, 1:2]).argmin(1)
     return grid[i2, i1]
+
+
+# The arrays a stored PCA landscape is made of (the experiments that store one name them so; readers take them)
+LANDSCAPE_ARRAYS = ("main_coords", "sub_coords", "explained_variance_ratio", "quadratic", "grid_x1", "grid_x2",
+                    "grid_train_loss", "grid_test_loss")

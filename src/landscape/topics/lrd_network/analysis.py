@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...pca_landscape import nearest_grid_values
+from ...pca_landscape import LANDSCAPE_ARRAYS, nearest_grid_values
 from ...statistics import CONVERGENCE_ATOL, CONVERGENCE_RTOL, readout, still_moving
 
 # The main path has converged at the large learning rate before the later half when its training loss no longer
@@ -161,23 +161,37 @@ def cpu_seconds(result) -> float:
     return float(sum(result.provenance["units"]["cpu_time_s"]))
 
 
-# ---- the main path on the PCA landscape (stored for the first seed only)
+# ---- the main path on the PCA landscape of each seed
 VALLEY_QUANTILE = 0.2  # "in the train-loss valley": surface train loss below the grid's 20th percentile
 TEST_MIN_QUANTILE = 0.1  # "near the test minimum": surface test loss within the grid's lowest 10 %
 
 
 def landscape_seeds(result) -> list[int]:
-    """The seeds whose PCA landscape is stored (the experiment computes it for the first seed only)."""
-    return [int(result["seeds"][0])]
+    """The seeds whose PCA landscape is stored (every seed since v3; a result without `landscape_seeds` holds one,
+    the first seed's)."""
+    return [int(s) for s in result["landscape_seeds"]] if "landscape_seeds" in result else [int(result["seeds"][0])]
 
 
-def path_landscape(result) -> dict:
+def landscape_of(result, index: int = 0) -> dict:
+    """The arrays of the `index`-th stored PCA landscape, with the result's epochs: what the readers and the figure
+    take."""
+    stacked = "landscape_seeds" in result
+    out = {k: (np.asarray(result[k])[index] if stacked else np.asarray(result[k])) for k in LANDSCAPE_ARRAYS
+           if k in result}
+    for k in ("main_snapshot_epochs", "sub_decay_epochs"):
+        out[k] = np.asarray(result[k])
+    out["seed"] = landscape_seeds(result)[index]
+    return out
+
+
+def path_landscape(result, index: int = 0) -> dict:
     """The first seed's main path on its PCA surface, after the first decay epoch (its *entry*: the path is fitted
     by then), against two nulls: the same path before the entry (is the train-valley share trivially high?) and the
     small-rate path that branches off at the entry (the first subpath: does a path at the decayed rate also near the
     test minimum?). Distances are in the PCA plane to the grid point of lowest surface test loss; `approach_*` is the
     share of the entry's distance closed, by the large-rate path over as many epochs as the small-rate one trains
     (`approach_large`) and by its end (`approach_large_end`), and by the small-rate path (`approach_small`)."""
+    result = landscape_of(result, index)
     x1, x2 = result["grid_x1"], result["grid_x2"]
     grid_train, grid_test = result["grid_train_loss"], result["grid_test_loss"]
     coords = result["main_coords"]
@@ -207,5 +221,5 @@ def path_landscape(result) -> dict:
         "distance_to_test_min_small_rate_end": float(distance(small[-1])[0]),
         "approach_large": closed(coords[same_time]), "approach_large_end": closed(coords[-1]),
         "approach_small": closed(small[-1]), "same_time_epochs": int(epochs[same_time] - epochs[entry]),
-        "entry_epoch": int(epochs[entry]), "grid_test_min": float(grid_test.min()),
+        "entry_epoch": int(epochs[entry]), "grid_test_min": float(grid_test.min()), "seed": result["seed"],
     }

@@ -6,7 +6,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .analysis import decay_correlations, final_values, later_half, main_convergence, subpath_converged
+from .analysis import decay_correlations, final_values, landscape_of, later_half, main_convergence, subpath_converged
 
 
 def plot_decay_sweep(result):
@@ -83,6 +83,8 @@ def plot_pca_landscape(result):
     subpaths' ends (dots, coloured by decay epoch), the small-rate path from the first decay epoch (dashed: the
     claim's null) and the grid's test-loss minimum (star). As in the authors' figure, pc₁ runs along the vertical
     axis."""
+    seed = landscape_of(result, 0)["seed"]
+    result = landscape_of(result, 0)
     x1, x2 = result["grid_x1"], result["grid_x2"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True, layout="constrained")
     main = result["main_coords"]
@@ -102,7 +104,7 @@ def plot_pca_landscape(result):
                         lw=0.4, zorder=3, label="subpath ends")
         i2, i1 = np.unravel_index(np.argmin(result["grid_test_loss"]), result["grid_test_loss"].shape)
         ax.plot(x2[i2], x1[i1], "*", color="gold", mec="k", ms=11, zorder=5, label="grid's test minimum")
-        ax.set(title=f"{title}, seed {int(result['seeds'][0])}", xlabel="pc₂ coordinate")
+        ax.set(title=f"{title}, seed {seed}", xlabel="pc₂ coordinate")
     axes[0].set_ylabel("pc₁ coordinate")
     fig.colorbar(sc, ax=axes, label="decay epoch of the subpath", location="bottom", shrink=0.4, aspect=40)
     axes[0].legend(loc="upper left", fontsize="small", frameon=True, facecolor="white", framealpha=0.85)
