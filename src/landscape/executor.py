@@ -231,8 +231,8 @@ def scheduler_address(address: str) -> str:
                           f"a scheduler's address is tcp://HOST:PORT", hint=example)
     if scheme not in SCHEMES or not host or not port.isdigit() or not 0 < int(port) < 65536 \
             or any(c.isspace() or c in "/?#@" for c in host):
-        raise ConfigError(f"--scheduler={address!r} is not allowed: --scheduler must be an address "
-                          f"{'|'.join(SCHEMES)}://HOST:PORT", hint=example)
+        raise ConfigError(f"--scheduler={address!r} is not allowed: --scheduler must be an address SCHEME://HOST:PORT "
+                          f"(SCHEME one of {', '.join(SCHEMES)}; PORT 1 … 65535)", hint=example)
     return f"{scheme}://{host}:{port}"
 
 
@@ -270,7 +270,8 @@ def probe_scheduler(address: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> dict:
         raise UserError(f"{address} accepts connections but did not answer as a Dask scheduler within "
                         f"{timeout:g} s", hint) from None
     except Exception as exc:  # closed, garbage, another protocol
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        closed = "closed" in str(exc).lower() or isinstance(exc, (ConnectionError, EOFError))
+        reason = "it closed the connection" if closed else f"its reply is not Dask's protocol: {type(exc).__name__}"
         raise UserError(f"{address} did not answer as a Dask scheduler ({reason})", hint) from None
     finally:
         pool.shutdown(wait=False)
@@ -331,15 +332,36 @@ def start_jobs(kind: str, jobs: int, **options):
                              f"--scheduler ADDRESS")
     cluster = jobqueue_cluster(kind, **options)
     try:
-        cluster.scale(jobs=jobs)
-        cluster.sync(cluster._correct_state, callback_timeout=SUBMIT_TIMEOUT_S)  # raises what submitting raised
+        # what `cluster.scale(jobs=…)` does, but awaited here, so that a failed submission raises here
+        while len(cluster.worker_spec) < jobs:
+            cluster.worker_spec.update(cluster.new_worker_spec())
+        cluster.sync(cluster._correct_state, callback_timeout=SUBMIT_TIMEOUT_S)
+        if not all(getattr(job, "job_id", None) for job in cluster.workers.values()):
+            raise RuntimeError("no job id came back")
     except Exception as exc:
-        cluster.close()
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        _close_unstarted(cluster)
+        text = str(exc).split("stderr:")[-1] if "stderr:" in str(exc) else str(exc)
+        reason = " ".join(text.split())[:200] or f"{type(exc).__name__}, after {SUBMIT_TIMEOUT_S:g} s"
         raise UserError(f"{command} could not submit the {kind} jobs ({reason})",
                         hint=f"check the job settings (queue, account, memory) in ~/.config/dask/jobqueue.yaml; "
                              f"`{command}` by hand shows what it needs") from None
     return cluster
+
+
+def _close_unstarted(cluster) -> None:
+    """Close a jobqueue cluster whose jobs failed to start (Dask's close asserts that every job started)."""
+    from distributed.core import Status
+
+    cluster.worker_spec.clear()
+    for name in [n for n, job in cluster.workers.items() if not getattr(job, "job_id", None)]:
+        del cluster.workers[name]
+    for job in getattr(cluster, "_created", ()):
+        if not getattr(job, "job_id", None):
+            job.status = Status.failed
+    try:
+        cluster.close()
+    except Exception:  # the scheduler here goes with this process
+        pass
 
 
 def run_tasks(executor, tasks: list[Task], *, device, progress: bool, on_done: Callable, done_before: int = 0,

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from . import runtime
 from .executor import InProcess, Task, run_tasks
 from .registry import Units, config_from_dict, get_experiment
@@ -186,17 +188,17 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
             finish(j, run)
     try:
         run_tasks(executor, tasks, device=device, progress=progress, on_done=on_done, done_before=done_before)
-    except (MemoryError, RuntimeError) as exc:
+    except Exception as exc:
+        for _, run in todo:  # a run that never got going leaves no plan behind (`list` would call it started)
+            if not run.outputs and run.files.folder.is_dir() and not any(run.files.folder.glob("unit-*")):
+                run.files.clear()
         asked = runtime.allocation_failure(exc)
         if asked is None:
             raise
-        for _, run in todo:  # a run that never got going leaves no plan behind (`list` would call it started)
-            if not run.outputs and not any(run.files.folder.glob("unit-*")):
-                run.files.clear()
         total = runtime.memory_total(device)
         names = ", ".join(dict.fromkeys(run.experiment.name for _, run in todo))
         raise InsufficientMemoryError(f"{names}: a unit could not allocate its memory (it asked for {asked}"
-                                      f"{f'; {device} has {format_bytes(total)}' if total else ''})") from None
+                                      f"{f'; {_where(device)} has {format_bytes(total)}' if total else ''})") from None
     return results
 
 
@@ -239,7 +241,11 @@ def check_memory(name: str, config, device) -> None:
     total = runtime.memory_total(device)
     if total and need > total:
         raise InsufficientMemoryError(f"{name}: one unit needs at least {format_bytes(need)} of memory ({how}); "
-                                      f"{device} has {format_bytes(total)}")
+                                      f"{_where(device)} has {format_bytes(total)}")
+
+
+def _where(device) -> str:
+    return "this machine" if torch.device(device).type == "cpu" else f"the GPU ({device})"
 
 
 def units_of(experiment, config) -> Units:

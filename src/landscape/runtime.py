@@ -164,4 +164,4 @@ def allocation_failure(exc: BaseException) -> str | None:
     asked = _ASKED.search(text)
     if asked is None:
         return "more than is free"
-    return format_bytes(int(asked.group(1))) if asked.group(1) else asked.group(2)
+    return format_bytes(int(asked.group(1))) if asked.group(1) else asked.group(2).replace(". ", " ")

@@ -122,7 +122,7 @@ def save_result(path: Path, result: Result) -> None:
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise UnsafePathError(f"{path} is {describe_path(path)}, not a result file: it is not replaced",
-                              hint=f"move it away (mv {path} …) and rerun")
+                              hint=f"move it out of the way (e.g. mv {path} {path}.bak) and rerun")
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
     # the header as it will read back (tuples become lists), so that the checksum is that of the stored JSON
     meta = json.loads(json.dumps({"format": FORMAT, "experiment": result.experiment, "key": result.key,
@@ -304,7 +304,7 @@ def guard(root: Path, path: Path, kind: str = "file") -> Path:
         if (want == "folder" and not current.is_dir()) or (want == "file" and not current.is_file()):
             raise UnsafePathError(f"{current} is {describe_path(current)}, where the store keeps "
                                   f"{'a folder' if want == 'folder' else 'a regular file'}",
-                                  hint=f"move it away (mv {current} …) and rerun")
+                                  hint=f"move it out of the way (e.g. mv {current} {current}.bak) and rerun")
     return path
 
 
