@@ -50,7 +50,7 @@ def cmd_list(args) -> int:
                 continue
             sets = " ".join(set_options(plan.get("overrides") or {}))
             print(f"{'':28s}   {plan['preset'] or 'custom'}{' ' + sets if sets else ''} (key {plan['key']}): "
-                  f"partly, {plan['done']}/{plan['units']} units")
+                  f"{'partly' if plan['done'] else 'missing (started)'}, {plan['done']}/{plan['units']} units")
     return 0
 
 

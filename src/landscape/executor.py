@@ -98,7 +98,7 @@ class DaskExecutor:
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, jobqueue: str | None = None,
                  jobs: int = 1, client=None, jobqueue_options: dict | None = None,
-                 timeout: float = HANDSHAKE_TIMEOUT_S):
+                 timeout: float | None = None):
         given = [x is not None for x in (workers, scheduler, jobqueue, client)]
         if sum(given) != 1:
             raise ConfigError("a Dask executor needs exactly one of workers, scheduler, jobqueue or client")
@@ -113,7 +113,7 @@ class DaskExecutor:
             scheduler = scheduler_address(scheduler)
         self.workers, self.scheduler, self.jobqueue, self.jobs = workers, scheduler, jobqueue, jobs
         self.jobqueue_options = jobqueue_options or {}
-        self.timeout = timeout
+        self.timeout = HANDSHAKE_TIMEOUT_S if timeout is None else timeout
         self.client, self.cluster, self._own = client, None, client is None
         self.local = workers is not None or (client is not None and _is_local(client))
         self.started = None  # the workers or jobs actually started (at most one per unit)
@@ -236,13 +236,14 @@ def scheduler_address(address: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def probe_scheduler(address: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> dict:
+def probe_scheduler(address: str, timeout: float | None = None) -> dict:
     """Connect to `address` and ask who it is (Dask's handshake, then its `identity` call), all within `timeout`
     seconds; UserError unless a Dask scheduler answers. A port that accepts connections and then says nothing (or
     speaks another protocol) is an error after `timeout`, not a hang."""
     import asyncio
     import concurrent.futures
 
+    timeout = HANDSHAKE_TIMEOUT_S if timeout is None else timeout
     hint = "check the address given to --scheduler: a running `dask scheduler` prints it (e.g. tcp://host:8786)"
     scheme, _, rest = address.partition("://")
     host, _, port = rest.rpartition(":")

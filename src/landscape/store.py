@@ -135,7 +135,7 @@ def save_result(path: Path, result: Result) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})") from None
+        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **payload)
@@ -147,7 +147,7 @@ def save_result(path: Path, result: Result) -> None:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc}); nothing half-written "
-                                          f"is left") from None
+                                          f"is left", NotWritableError.hint) from None
         raise
 
 

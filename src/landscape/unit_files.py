@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .store import CorruptResultError, Result, ResultsNotWritableError, guard, load_result, save_result
+from .validation import NotWritableError
 
 PLAN_MAX_BYTES = 1 << 20  # a plan.json is a few kB; anything far bigger is not one
 
@@ -188,7 +189,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})") from None
+        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -197,5 +198,5 @@ def write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc}); nothing half-written "
-                                          f"is left") from None
+                                          f"is left", NotWritableError.hint) from None
         raise
