@@ -73,7 +73,7 @@ def load(name: str, preset: str | None = "full", config=None, store: Store | Non
     experiment, config, preset, applied, label = resolve(name, preset, config, overrides)
     store = store or Store()
     key = config_key(experiment.name, experiment.version, config)
-    path = store.path(experiment.name, key, label)
+    path = store.guard(store.path(experiment.name, key, label))  # read through no link below the results folder
     if not path.exists():
         sets = "".join(f" {s}" for s in set_options(applied))
         how = f"python -m landscape run {name} --preset {preset}{sets}" if preset else \
