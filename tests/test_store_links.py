@@ -289,3 +289,21 @@ def test_verify_refuses_another_experiments_file_in_an_experiments_folder(capsys
     load_result(path)  # valid as a file
     code, out, _ = run_cli(capsys, "verify", "spiral_ce")
     assert code == 1 and f"CORRUPT {path}: holds a result of capacity, not of spiral_ce" in out
+
+
+def test_a_checkpoint_writes_through_no_planted_link_and_fails_in_two_lines(tmp_path, decoy):
+    import torch
+
+    from landscape.runtime import Checkpoint
+    from landscape.validation import NotWritableError
+
+    folder = tmp_path / "units"
+    folder.mkdir()
+    (folder / "unit-0000.tmp").symlink_to(decoy / "precious.txt")  # where the old code wrote its temporary file
+    checkpoint = Checkpoint(folder / "unit-0000.pt")
+    checkpoint.save({"x": torch.ones(2)})
+    assert untouched(decoy) and checkpoint.load()["x"].tolist() == [1.0, 1.0]
+    assert sorted(p.name for p in folder.iterdir()) == ["unit-0000.pt", "unit-0000.tmp"]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotWritableError, match="cannot write the checkpoint .*nothing half-written is left"):
+        Checkpoint(tmp_path / "file" / "unit-0000.pt").save({"x": torch.ones(2)})

@@ -102,11 +102,11 @@ class Checkpoint:
     def save(self, state) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         torch.save(state, buffer)
         tmp = None
         try:  # a fresh temporary file (never one that is already there, a link included), then a rename
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 f.write(buffer.getvalue())
