@@ -179,6 +179,9 @@ CASES = [
     ("config per_class 0", lambda: LateDecayNetConfig(per_class=0), "per_class", ">= 1"),
     ("config validation_fraction 1", lambda: SpiralSplitConfig(validation_fraction=1.0),
      "validation_fraction", "(0, 1)"),
+    ("config steps beyond int64", lambda: SweepConfig(steps=99999999999999999999), "steps",
+     "at most 9223372036854775807"),
+    ("config width beyond int64", lambda: SweepConfig(widths=(4, 2 ** 70)), "widths", "at most 9223372036854775807"),
 ]
 
 
@@ -207,3 +210,107 @@ def test_good_inputs_next_to_the_bad_ones_are_accepted():
     assert small().to("cpu", "float32").x.dtype == torch.float32
     assert toy.make_problem(range(2), 2, 5, dtype="float32").X.dtype == torch.float32
     assert VGG((4, "M", "M", "M"), size=8)(torch.zeros(1, 1, 8)).shape == (1, 10)
+
+
+# CIFAR-10 batches are read by a restricted unpickler: containers, bytes, text, numbers and numpy arrays only.
+
+def cifar_batch(n=20, seed=0):
+    rng = np.random.RandomState(seed)
+    return {b"batch_label": b"training batch 1 of 5", b"labels": [i % 10 for i in range(n)],
+            b"data": rng.randint(0, 256, size=(n, 3072), dtype=np.uint8),
+            b"filenames": [f"img_{i}.png".encode() for i in range(n)]}
+
+
+def write_batch(path, batch, protocol=4):
+    import pickle
+
+    path.write_bytes(pickle.dumps(batch, protocol=protocol))
+    return path
+
+
+class Payload:
+    """What a crafted batch runs on unpickling: here, a marker file would be written."""
+
+    def __init__(self, call, marker):
+        self.call, self.marker = call, marker
+
+    def __reduce__(self):
+        import os
+
+        if self.call == "exec":
+            return exec, (f"open({str(self.marker)!r}, 'w').write('ran')",)
+        if self.call == "system":
+            return os.system, (f"touch {self.marker}",)
+        if self.call == "numpy":  # a numpy global outside the format (it could read any file)
+            return np.load, (str(self.marker),)
+        return getattr, (self.marker, "write_text")
+
+
+@pytest.mark.parametrize("call", ["exec", "system", "numpy", "getattr"])
+@pytest.mark.parametrize("where", [b"data", b"labels", b"batch_label"])
+def test_a_crafted_cifar_batch_runs_no_code_and_names_the_file(tmp_path, call, where):
+    from landscape.data import CifarBatchError, _read_cifar_batch
+
+    marker = tmp_path / "ran"
+    batch = cifar_batch()
+    batch[where] = Payload(call, marker)
+    path = write_batch(tmp_path / "data_batch_1", batch)
+    with pytest.raises(CifarBatchError) as err:
+        _read_cifar_batch(path)
+    assert not marker.exists()
+    message = str(err.value)
+    assert message.startswith(f"{path}: not a CIFAR-10 batch: it asks to load ") and "could run code" in message
+    assert "LANDSCAPE_CIFAR10" in err.value.hint
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_a_cifar_batch_reads_under_every_pickle_protocol(tmp_path, protocol):
+    from landscape.data import _read_cifar_batch
+
+    batch = cifar_batch()
+    x, y = _read_cifar_batch(write_batch(tmp_path / "b", batch, protocol))
+    assert x.dtype == np.uint8 and x.shape == (20, 3, 32, 32) and np.array_equal(x.reshape(20, -1), batch[b"data"])
+    assert y.dtype == np.int64 and y.tolist() == batch[b"labels"]
+
+
+def test_a_cifar_batch_pickled_by_numpy_1_reads(tmp_path):
+    """The real batches were pickled with numpy 1.x's module names (numpy.core.multiarray), under protocol 2."""
+    import pickle
+
+    from landscape.data import _read_cifar_batch
+
+    blob = pickle.dumps(cifar_batch(3), protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in blob
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(blob)
+    x, y = _read_cifar_batch(path)
+    assert x.shape == (3, 3, 32, 32) and y.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda b: b.update({b"data": b[b"data"].astype(np.float32)}), "uint8 array of shape (N, 3072), not dtype float32"),
+    (lambda b: b.update({b"data": b[b"data"][:, :100]}), "not dtype uint8 and shape (20, 100)"),
+    (lambda b: b.pop(b"data"), "not NoneType"),
+    (lambda b: b.update({b"labels": b[b"labels"][:-1]}), "a list of 20 integers in 0 … 9"),
+    (lambda b: b.update({b"labels": [10] * 20}), "a list of 20 integers in 0 … 9"),
+    (lambda b: b.update({b"labels": [0.0] * 20}), "a list of 20 integers in 0 … 9"),
+], ids=["float data", "short rows", "no data", "labels short", "label 10", "float labels"])
+def test_a_cifar_batch_of_the_wrong_shape_is_named(tmp_path, edit, words):
+    from landscape.data import CifarBatchError, _read_cifar_batch
+
+    batch = cifar_batch()
+    edit(batch)
+    path = write_batch(tmp_path / "test_batch", batch)
+    with pytest.raises(CifarBatchError, match="not a CIFAR-10 batch") as err:
+        _read_cifar_batch(path)
+    assert str(err.value).startswith(str(path)) and words in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"\x80\x04K"], ids=["empty", "text", "truncated"])
+def test_a_cifar_file_that_is_not_a_pickle_is_named(tmp_path, content):
+    from landscape.data import CifarBatchError, _read_cifar_batch
+
+    path = tmp_path / "data_batch_2"
+    path.write_bytes(content)
+    with pytest.raises(CifarBatchError, match=f"{path}: not a CIFAR-10 batch: it cannot be read"):
+        _read_cifar_batch(path)

@@ -158,3 +158,70 @@ def test_as_a_subprocess_no_traceback_reaches_the_user(results):
     out = subprocess.run([sys.executable, "-m", "landscape", "run", "spiral_ce", "--preset", "smoke"],
                          capture_output=True, text=True, env={**os.environ, "LANDSCAPE_COMPUTE": "never"})
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 2 and "Traceback" not in out.stderr
+
+
+# Issue #20's mixed cases: each is now the two lines, with a fix that fits.
+
+@pytest.mark.parametrize("address, words", [
+    ("not a url", ["--scheduler='not a url' is not allowed", "SCHEME://HOST:PORT"]),
+    ("http://127.0.0.1:8787/status", ["http:// is a web address", "tcp://HOST:PORT"]),
+    ("tcp://127.0.0.1:99999", ["PORT 1 … 65535"]),
+    ("tcp://127.0.0.1", ["SCHEME://HOST:PORT"]),
+    ("ucx://127.0.0.1:8786", ["SCHEME one of tcp, tls, ws, wss"]),
+])
+def test_a_scheduler_address_that_is_not_one_is_named(capsys, results, address, words):
+    code, _, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", "--scheduler", address)
+    lines = short_error(err, *words)
+    assert code == 2 and lines[1].startswith("fix: e.g. --scheduler tcp://host:8786")
+    assert not list(results.iterdir())  # refused before anything is written
+
+
+@pytest.mark.parametrize("item, words", [
+    ("widths=100000000000", ["one unit needs at least 800 GB of memory", "width 100,000,000,000"]),
+    ("steps=999999999980", ["one unit needs at least 800 GB", "50,000,000,000 records"]),
+    ("seeds=1000000000000", ["one unit needs at least", "2,000,000,000,000 member(s)"]),
+    ("steps=99999999999999999999", ["steps=99999999999999999999 is not allowed", "at most 9223372036854775807"]),
+])
+def test_sizes_that_cannot_fit_are_refused_before_any_file_is_written(capsys, results, monkeypatch, item, words):
+    from landscape import runtime
+
+    monkeypatch.setattr(runtime, "memory_total", lambda device: 128 * 10 ** 9)  # whatever this machine has
+    code, _, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", "--set", item, "--quiet")
+    lines = short_error(err, *words)
+    assert code == 2 and not list(results.iterdir())
+    if "memory" in words[0]:
+        assert "128 GB" in lines[0] and lines[1].startswith("fix: run it smaller")
+    code, out, _ = run_cli(capsys, "list")
+    assert "partly" not in out and "started" not in out
+
+
+def test_an_allocation_that_fails_in_a_unit_is_two_lines_and_leaves_no_plan(capsys, results):
+    """A size the pre-check cannot see (the data set's points): the unit's own allocation fails at once."""
+    code, _, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", "--set",
+                           "data.points_per_class=100000000000", "--quiet")
+    lines = short_error(err, "capacity: a unit could not allocate its memory (it asked for", "GiB")
+    assert code == 2 and lines[1].startswith("fix: run it smaller")
+    assert not list(results.rglob("plan.json")) and not list(results.rglob("*.npz"))
+
+
+def test_show_of_a_file_that_is_no_result_suggests_no_nonsense(capsys, results, tmp_path):
+    garbage = tmp_path / "probe" / "fake-junk.npz"
+    garbage.parent.mkdir()
+    garbage.write_bytes(os.urandom(3000))
+    code, _, err = run_cli(capsys, "show", str(garbage))
+    lines = short_error(err, f"{garbage}: cannot be read as a result file")
+    assert code == 2 and "run probe" not in err and "not a result file of the book's store" in lines[1]
+    damaged = results / "capacity" / "smoke-0123456789ab.npz"  # named as a stored result: recompute it
+    damaged.parent.mkdir()
+    damaged.write_bytes(os.urandom(3000))
+    code, _, err = run_cli(capsys, "show", str(damaged))
+    assert code == 2 and short_error(err)[1] == "fix: recompute it: python -m landscape run capacity --preset smoke " \
+                                                "--force"
+    unknown = tmp_path / "probe" / "full-0123456789ab.npz"  # a valid file of an experiment this book lacks
+    config = {"a": 1}
+    key = config_key("no_such", 1, config)
+    unknown = unknown.with_name(f"full-{key}.npz")
+    save_result(unknown, Result("no_such", key, config, {"x": np.zeros(2)}, {}, {"experiment_version": 1}))
+    code, _, err = run_cli(capsys, "show", str(unknown))
+    assert code == 2
+    short_error(err, "not a result of this book's experiments", "experiment='no_such'")

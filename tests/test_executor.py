@@ -9,7 +9,8 @@ import pytest
 
 import landscape.executor as executor_module
 from landscape import cli
-from landscape.executor import UnitFiles, jobqueue_cluster, read_plan
+from landscape.executor import jobqueue_cluster
+from landscape.unit_files import UnitFiles, read_plan
 from landscape.registry import get_experiment
 from landscape.runner import load, load_or_run, units_of
 from landscape.store import Store, config_key, load_result

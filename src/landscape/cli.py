@@ -12,11 +12,12 @@ import sys
 import numpy as np
 import torch
 
-from .executor import DaskExecutor, InProcess, read_plan
+from .executor import DaskExecutor, InProcess
 from .registry import all_experiments, get_experiment
 from .runner import read, result_path, run_many, set_options, units_of
 from .runtime import compute_policy, resolve_device
-from .store import CorruptResultError, Store, config_key
+from .store import CorruptResultError, Store, config_key, load_result
+from .unit_files import read_plan
 from .validation import ConfigError, UserError
 
 
@@ -25,6 +26,7 @@ def cmd_list(args) -> int:
     if args.names:
         print("\n".join(exp.name for exp in all_experiments()))
         return 0
+    store.check_readable()
     for exp in all_experiments():
         status, keys = [], set()
         for preset, config in exp.presets.items():
@@ -48,13 +50,14 @@ def cmd_list(args) -> int:
                 continue
             sets = " ".join(set_options(plan.get("overrides") or {}))
             print(f"{'':28s}   {plan['preset'] or 'custom'}{' ' + sets if sets else ''} (key {plan['key']}): "
-                  f"partly, {plan['done']}/{plan['units']} units")
+                  f"{'partly' if plan['done'] else 'missing (started)'}, {plan['done']}/{plan['units']} units")
     return 0
 
 
 def _overrides_of(path) -> str:
     try:
-        return " ".join(set_options(read(path).provenance.get("overrides", {})))
+        overrides = load_result(path).provenance.get("overrides", {})
+        return " ".join(set_options(overrides if isinstance(overrides, dict) else {}))
     except CorruptResultError:
         return "damaged"
 
@@ -116,6 +119,16 @@ def cmd_show(args) -> int:
         path = Path(args.name)
         if not path.exists():
             raise ConfigError(f"no such result file: {path}", hint="python -m landscape list")
+        try:
+            result = read(path)
+        except CorruptResultError as exc:
+            if path.parent.name not in {e.name for e in all_experiments()}:  # not in a results folder: no rerun
+                exc.hint = "this is not a result file of the book's store (results/<experiment>/<preset>-<key>" \
+                           ".npz); python -m landscape list shows the stored results"
+            raise
+        except (UserError, TypeError) as exc:  # a valid file of an experiment (or config) this version lacks
+            raise CorruptResultError(f"{path}: not a result of this book's experiments ({exc})",
+                                     "python -m landscape list shows the experiments and their results") from None
     else:
         get_experiment(args.name)
         path = result_path(args.name, args.preset, overrides=args.set)
@@ -124,7 +137,7 @@ def cmd_show(args) -> int:
                               f"{', with --set' if args.set else ''}) in {path.parent}",
                               hint=f"python -m landscape run {args.name} --preset {args.preset}"
                                    + "".join(f" --set {s}" for s in args.set or []))
-    result = read(path)
+        result = read(path)
     exp = get_experiment(result.experiment)
     units = len(units_of(exp, result.typed_config).units)
     print(f"{result.experiment} v{exp.version}: {exp.title}")
@@ -150,6 +163,7 @@ def _print_tree(value: dict, indent: str) -> None:
 def cmd_claims(args) -> int:
     from .scorecard import evaluate_claims
 
+    Store().check_readable()  # a missing results folder is not "every claim not testable"
     claims = evaluate_claims()
     problems = [c for c in claims if c.problem]
     if args.json:
@@ -170,12 +184,18 @@ def cmd_verify(args) -> int:
     failures = checked = 0
     names = [args.name] if args.name else [e.name for e in all_experiments()]
     for name in names:
+        get_experiment(name)
+    store.check_readable()
+    for name in names:
         exp = get_experiment(name)
         for path in store.stored(name):
             checked += 1
             try:
+                result = load_result(path)
+                if result.experiment != name:
+                    raise CorruptResultError(f"{path}: holds a result of {result.experiment}, not of {name}")
                 result = read(path)
-            except CorruptResultError as exc:
+            except (CorruptResultError, ConfigError, TypeError) as exc:
                 failures += 1
                 print(f"CORRUPT {exc}")
                 continue

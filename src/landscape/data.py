@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .models import float_dtype, torch_device
-from .validation import require, require_finite, require_int
+from .validation import UserError, require, require_finite, require_int
 
 SEED_MAX = 2 ** 32 - 1  # numpy's legacy seeds
 
@@ -153,13 +153,67 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
+class CifarBatchError(UserError, ValueError):
+    """A file in LANDSCAPE_CIFAR10 is not a CIFAR-10 python batch (or holds more than one can)."""
+
+    hint = (f"point {CIFAR10_ENV} at the 'python version' of CIFAR-10 (cifar-10-batches-py: data_batch_1 … "
+            "data_batch_5, test_batch), unchanged")
+
+
+# The only globals a CIFAR-10 batch pickles: numpy arrays and their dtypes (pickled by numpy 1.x or 2.x, protocols
+# 2 to 5); bytes pickled by Python 3 under protocol 2 come through `_codecs.encode(text, "latin1")`.
+_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype"),
+                  ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+
+def _latin1(text, encoding="latin1", errors="strict"):
+    require(isinstance(text, str) and encoding in ("latin1", "latin-1") and errors == "strict", "_codecs.encode",
+            "text encoded as latin1 (bytes in a protocol-2 pickle)", encoding)
+    return text.encode("latin1")
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,) int64. It is unpickled by an
+    unpickler that builds only containers, bytes, text, numbers and numpy arrays (`_CIFAR_GLOBALS`): a file that
+    asks for any other global (a function it would run) is a CifarBatchError naming the file, as is one whose
+    contents are not a batch (the keys, the shape (N, 3072) uint8, one label in 0 … 9 per image)."""
     import pickle
 
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    data, labels = batch[b"data"], batch[b"labels"]
-    return np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in _CIFAR_GLOBALS:  # numpy 1.x's module names, as numpy 2 names them
+                return super().find_class(module.replace("numpy.core.", "numpy._core.") if np.__version__ >= "2"
+                                          else module, name)
+            if (module, name) == ("_codecs", "encode"):
+                return _latin1
+            raise CifarBatchError(f"{path}: not a CIFAR-10 batch: it asks to load {module}.{name}, which a batch "
+                                  f"never holds (refused: unpickling it could run code)")
+
+        def persistent_load(self, pid):
+            raise CifarBatchError(f"{path}: not a CIFAR-10 batch (it holds persistent references)")
+
+    try:
+        with open(path, "rb") as f:
+            batch = Unpickler(f, encoding="bytes").load()
+    except CifarBatchError:
+        raise
+    except Exception as exc:  # truncated, not a pickle, a numpy array it cannot rebuild …
+        raise CifarBatchError(f"{path}: not a CIFAR-10 batch: it cannot be read "
+                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
+    if isinstance(batch, dict):
+        batch = {k.encode() if isinstance(k, str) else k: v for k, v in batch.items()}
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    labels = batch.get(b"labels") if isinstance(batch, dict) else None
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+        found = f"dtype {data.dtype} and shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise CifarBatchError(f"{path}: not a CIFAR-10 batch: its b'data' must be a uint8 array of shape (N, 3072), "
+                              f"not {found}")
+    if not (isinstance(labels, list) and len(labels) == len(data)
+            and all(type(v) is int and 0 <= v <= 9 for v in labels)):
+        raise CifarBatchError(f"{path}: not a CIFAR-10 batch: its b'labels' must be a list of {len(data)} integers "
+                              f"in 0 … 9, one per image")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
 def cifar10(path: str | os.PathLike | None = None, dtype=torch.float32) -> tuple[Dataset, Dataset]:

@@ -4,7 +4,7 @@ or SLURM/PBS jobs through dask-jobqueue (`--jobqueue slurm|pbs`). Dask is import
 made, and its cluster starts only when there is something to compute.
 
 An executor only runs `Task`s and hands each finished output to the caller (`on_done`, on the client), which saves it
-at once, atomically, as a unit file (`UnitFiles`): an interrupted client keeps every finished unit, and a worker that
+at once, atomically, as a unit file (`landscape.unit_files.UnitFiles`): an interrupted client keeps every finished unit, and a worker that
 dies in the middle of a unit loses nothing — Dask reruns the unit on another worker, and nothing is written until it
 returns. One progress bar counts units (`run_tasks`); each unit's wall time goes in the stored provenance.
 
@@ -12,15 +12,19 @@ Units are deterministic: a unit seeds itself from its description and runs on th
 (`runtime.cpu_threads`; every experiment of the book runs on one intra-op thread), and Dask workers start with one
 thread (`threads_per_worker=1`, and torch's threads set to 1 before each unit), so a unit gives the same bits on a
 worker as in-process.
+
+Every path ends within a bound: a scheduler address is checked, then must answer Dask's handshake within
+`HANDSHAKE_TIMEOUT_S`; batch jobs need their submit command (`sbatch`, `qsub`) on the PATH before anything starts, and
+their submission must succeed within `SUBMIT_TIMEOUT_S`; a local cluster starts at most one worker per unit to run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
+import shutil
+import socket
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,8 +37,10 @@ from tqdm import tqdm
 
 from . import runtime
 from .runtime import Checkpoint
-from .store import CorruptResultError, Result, load_result, save_result
 from .validation import ConfigError, UserError
+
+HANDSHAKE_TIMEOUT_S = 15.0  # a scheduler must accept the connection and answer Dask's handshake within this
+SUBMIT_TIMEOUT_S = 120.0  # the batch jobs must be submitted (sbatch/qsub return) within this
 
 
 @dataclass
@@ -68,6 +74,8 @@ def execute(run: Callable, unit, device: str, checkpoint: str | None, progress: 
 class InProcess:
     """The units run here, in order (today's behaviour): with their own progress bars and mid-unit checkpoints."""
 
+    local = True  # the units run on this machine (its memory bounds them; they see its files)
+
     def describe(self) -> dict:
         return {"executor": "in-process"}
 
@@ -89,7 +97,8 @@ class DaskExecutor:
     a row (Dask's default 3) raises `distributed.KilledWorker`."""
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, jobqueue: str | None = None,
-                 jobs: int = 1, client=None, jobqueue_options: dict | None = None):
+                 jobs: int = 1, client=None, jobqueue_options: dict | None = None,
+                 timeout: float | None = None):
         given = [x is not None for x in (workers, scheduler, jobqueue, client)]
         if sum(given) != 1:
             raise ConfigError("a Dask executor needs exactly one of workers, scheduler, jobqueue or client")
@@ -100,25 +109,30 @@ class DaskExecutor:
                               + ", ".join(repr(k) for k in JOBQUEUES))
         if not (isinstance(jobs, int) and jobs >= 1):
             raise ConfigError(f"jobs={jobs!r} is not allowed: jobs must be an integer >= 1")
+        if scheduler is not None:
+            scheduler = scheduler_address(scheduler)
         self.workers, self.scheduler, self.jobqueue, self.jobs = workers, scheduler, jobqueue, jobs
         self.jobqueue_options = jobqueue_options or {}
+        self.timeout = HANDSHAKE_TIMEOUT_S if timeout is None else timeout
         self.client, self.cluster, self._own = client, None, client is None
         self.local = workers is not None or (client is not None and _is_local(client))
+        self.started = None  # the workers or jobs actually started (at most one per unit)
 
     def describe(self) -> dict:
         if self.workers is not None:
-            where = f"dask LocalCluster, {self.workers} worker process(es) × 1 thread"
+            where = f"dask LocalCluster, {self.started or self.workers} worker process(es) × 1 thread"
         elif self.scheduler is not None:
             where = f"dask scheduler {self.scheduler}"
         elif self.jobqueue is not None:
-            where = f"dask-jobqueue {self.jobqueue}, {self.jobs} job(s)"
+            where = f"dask-jobqueue {self.jobqueue}, {self.started or self.jobs} job(s)"
         else:
             where = f"dask client {self.client.scheduler.address}"
         import dask
         import distributed
         return {"executor": where, "dask_version": dask.__version__, "distributed_version": distributed.__version__}
 
-    def _connect(self):
+    def _connect(self, units: int = 1):
+        """The client, starting what this executor starts: at most one worker (or batch job) per unit to run."""
         if self.client is not None:
             return self.client
         import dask
@@ -126,19 +140,25 @@ class DaskExecutor:
 
         try:
             if self.workers is not None:
+                self.started = _capped("workers", self.workers, units)
+                cores = os.cpu_count() or 1
+                if self.started > cores:
+                    print(f"warning: {self.started} worker processes on {cores} CPU cores: they share the cores "
+                          f"(each unit runs slower; the result is the same)", file=sys.stderr)
                 # a nanny also copies its settings into this process's environment (and its workers inherit that):
                 # an earlier default cluster here leaves Dask's value behind
                 if os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536":
                     del os.environ["MALLOC_TRIM_THRESHOLD_"]
                 with dask.config.set(WORKER_CONFIG):
-                    self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                    self.cluster = distributed.LocalCluster(n_workers=self.started, threads_per_worker=1,
                                                             processes=True, dashboard_address=":0", silence_logs=40)
                 self.client = distributed.Client(self.cluster)
             elif self.scheduler is not None:
-                self.client = distributed.Client(self.scheduler, timeout="15s")
+                probe_scheduler(self.scheduler, self.timeout)
+                self.client = distributed.Client(self.scheduler, timeout=f"{self.timeout}s")
             else:
-                self.cluster = jobqueue_cluster(self.jobqueue, **self.jobqueue_options)
-                self.cluster.scale(jobs=self.jobs)
+                self.started = _capped("jobs", self.jobs, units)
+                self.cluster = start_jobs(self.jobqueue, self.started, **self.jobqueue_options)
                 self.client = distributed.Client(self.cluster)
         except OSError as exc:
             raise UserError(f"cannot reach a Dask scheduler ({exc})",
@@ -150,7 +170,7 @@ class DaskExecutor:
             return
         from distributed import as_completed
 
-        client = self._connect()
+        client = self._connect(len(tasks))
         run_id = uuid.uuid4().hex[:8]
         futures, index = [], {}
         # submitted longest first (a task submitted earlier reaches a free worker before a later one's priority counts)
@@ -185,6 +205,81 @@ def _is_local(client) -> bool:
     except Exception:  # an older scheduler_info signature
         hosts = {w.get("host") for w in client.scheduler_info()["workers"].values()}
     return bool(hosts) and hosts <= {"127.0.0.1", "localhost", platform.node()}
+
+
+def _capped(what: str, asked: int, units: int) -> int:
+    """`asked` workers or jobs, but no more than there are units to run (the others would only wait)."""
+    n = min(asked, max(units, 1))
+    if n < asked:
+        print(f"note: {n} {what} started, not {asked}: there {'is' if units == 1 else 'are'} {units} unit(s) to run",
+              file=sys.stderr)
+    return n
+
+
+SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def scheduler_address(address: str) -> str:
+    """A Dask scheduler's address as `scheme://host:port` (a bare host:port is tcp), or ConfigError saying what an
+    address looks like: a web address (the dashboard's, http://…:8787) or text without a port is refused here."""
+    text = str(address).strip()
+    scheme, _, rest = text.rpartition("://") if "://" in text else ("tcp", "", text)
+    host, _, port = rest.rpartition(":")
+    example = "e.g. --scheduler tcp://host:8786 (the address `dask scheduler` prints as 'Scheduler at:')"
+    if scheme in ("http", "https"):
+        raise ConfigError(f"--scheduler={address!r} is not allowed: {scheme}:// is a web address (a dashboard?); "
+                          f"a scheduler's address is tcp://HOST:PORT", hint=example)
+    if scheme not in SCHEMES or not host or not port.isdigit() or not 0 < int(port) < 65536 \
+            or any(c.isspace() or c in "/?#@" for c in host):
+        raise ConfigError(f"--scheduler={address!r} is not allowed: --scheduler must be an address SCHEME://HOST:PORT "
+                          f"(SCHEME one of {', '.join(SCHEMES)}; PORT 1 … 65535)", hint=example)
+    return f"{scheme}://{host}:{port}"
+
+
+def probe_scheduler(address: str, timeout: float | None = None) -> dict:
+    """Connect to `address` and ask who it is (Dask's handshake, then its `identity` call), all within `timeout`
+    seconds; UserError unless a Dask scheduler answers. A port that accepts connections and then says nothing (or
+    speaks another protocol) is an error after `timeout`, not a hang."""
+    import asyncio
+    import concurrent.futures
+
+    timeout = HANDSHAKE_TIMEOUT_S if timeout is None else timeout
+    hint = "check the address given to --scheduler: a running `dask scheduler` prints it (e.g. tcp://host:8786)"
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme == "tcp":  # a refused or unroutable address answers at once, without distributed's retries
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except OSError as exc:
+            raise UserError(f"cannot reach a Dask scheduler at {address} "
+                            f"({exc.strerror or type(exc).__name__})", hint) from None
+
+    async def identity():
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)  # its own event loop, also where one runs (a notebook)
+    try:
+        reply = pool.submit(lambda: asyncio.run(asyncio.wait_for(identity(), timeout))).result(timeout + 5)
+    except (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError):
+        raise UserError(f"{address} accepts connections but did not answer as a Dask scheduler within "
+                        f"{timeout:g} s", hint) from None
+    except Exception as exc:  # closed, garbage, another protocol
+        closed = "closed" in str(exc).lower() or isinstance(exc, (ConnectionError, EOFError))
+        reason = "it closed the connection" if closed else f"its reply is not Dask's protocol: {type(exc).__name__}"
+        raise UserError(f"{address} did not answer as a Dask scheduler ({reason})", hint) from None
+    finally:
+        pool.shutdown(wait=False)
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        raise UserError(f"{address} answered as {kind or 'something else'}, not as a Dask scheduler", hint)
+    return reply
 
 
 # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive mmap
@@ -224,6 +319,52 @@ def jobqueue_cluster(kind: str, **options):
     return cls(**kwargs)
 
 
+def start_jobs(kind: str, jobs: int, **options):
+    """A dask-jobqueue cluster scaled to `jobs` batch jobs, once they are submitted. Its submit command (`sbatch`,
+    `qsub`) must be on the PATH (checked before anything starts), and submitting must succeed within
+    `SUBMIT_TIMEOUT_S`: a failure is a UserError with the command's own message, not a hang."""
+    import dask_jobqueue
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    command = cls.job_cls.submit_command.split()[0]
+    if shutil.which(command) is None:
+        raise UserError(f"--jobqueue {kind} submits batch jobs with {command}, which is not on the PATH here",
+                        hint=f"run it where {command} works (a {kind.upper()} login node), or use --workers N or "
+                             f"--scheduler ADDRESS")
+    cluster = jobqueue_cluster(kind, **options)
+    try:
+        # what `cluster.scale(jobs=…)` does, but awaited here, so that a failed submission raises here
+        while len(cluster.worker_spec) < jobs:
+            cluster.worker_spec.update(cluster.new_worker_spec())
+        cluster.sync(cluster._correct_state, callback_timeout=SUBMIT_TIMEOUT_S)
+        if not all(getattr(job, "job_id", None) for job in cluster.workers.values()):
+            raise RuntimeError("no job id came back")
+    except Exception as exc:
+        _close_unstarted(cluster)
+        text = str(exc).split("stderr:")[-1] if "stderr:" in str(exc) else str(exc)
+        reason = " ".join(text.split())[:200] or f"{type(exc).__name__}, after {SUBMIT_TIMEOUT_S:g} s"
+        raise UserError(f"{command} could not submit the {kind} jobs ({reason})",
+                        hint=f"check the job settings (queue, account, memory) in ~/.config/dask/jobqueue.yaml; "
+                             f"`{command}` by hand shows what it needs") from None
+    return cluster
+
+
+def _close_unstarted(cluster) -> None:
+    """Close a jobqueue cluster whose jobs failed to start (Dask's close asserts that every job started)."""
+    from distributed.core import Status
+
+    cluster.worker_spec.clear()
+    for name in [n for n, job in cluster.workers.items() if not getattr(job, "job_id", None)]:
+        del cluster.workers[name]
+    for job in getattr(cluster, "_created", ()):
+        if not getattr(job, "job_id", None):
+            job.status = Status.failed
+    try:
+        cluster.close()
+    except Exception:  # the scheduler here goes with this process
+        pass
+
+
 def run_tasks(executor, tasks: list[Task], *, device, progress: bool, on_done: Callable, done_before: int = 0,
               total: int | None = None) -> None:
     """Run `tasks` on `executor` under one progress bar over units (counting `done_before` units already finished)."""
@@ -239,74 +380,3 @@ def run_tasks(executor, tasks: list[Task], *, device, progress: bool, on_done: C
         executor.map(tasks, device=device, progress=progress, on_done=done)
     finally:
         bar.close()
-
-
-class UnitFiles:
-    """The finished units of one run (experiment, key), each saved atomically as it finishes:
-    `<folder>/unit-0003-<key>.npz` (a result file: checksum, config, the unit's arrays, its wall time), with
-    `plan.json` saying how many units the run has, for `python -m landscape list`. A unit's own partial state (its
-    checkpoint) lives beside it as `unit-0003.pt`. Nothing here is ever read under a final result's name."""
-
-    def __init__(self, folder: Path, experiment: str, version: int, key: str, config: dict):
-        self.folder, self.experiment, self.version, self.key, self.config = Path(folder), experiment, version, key, config
-
-    def path(self, i: int) -> Path:
-        return self.folder / f"unit-{i:04d}-{self.key}.npz"
-
-    def checkpoint(self, i: int) -> Path:
-        return self.folder / f"unit-{i:04d}.pt"
-
-    def write_plan(self, units: int, labels: list[str], preset: str | None, overrides: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        plan = {"experiment": self.experiment, "version": self.version, "key": self.key, "preset": preset,
-                "overrides": overrides, "units": units, "labels": labels}
-        _write_atomic(self.folder / "plan.json", json.dumps(plan, indent=1).encode())
-
-    def load(self, units: int) -> dict[int, tuple]:
-        """{unit index: (arrays, summary, info)} of the units already finished; a damaged unit file is removed (that
-        unit runs again)."""
-        done = {}
-        for i in range(units):
-            path = self.path(i)
-            if not path.exists():
-                continue
-            try:
-                r = load_result(path)
-            except CorruptResultError:
-                path.unlink(missing_ok=True)
-                continue
-            done[i] = (r.arrays, r.summary, r.provenance["unit"])
-        return done
-
-    def save(self, i: int, arrays: dict, summary: dict, info: dict) -> None:
-        provenance = {"experiment_version": self.version, "unit": {"index": i, **info}}
-        save_result(self.path(i), Result(self.experiment, self.key, self.config, arrays, summary, provenance))
-        for stale in self.folder.glob(f"unit-{i:04d}*.pt"):
-            stale.unlink(missing_ok=True)
-
-    def clear(self) -> None:
-        if self.folder.is_dir():
-            for path in self.folder.iterdir():
-                path.unlink(missing_ok=True)
-            self.folder.rmdir()
-
-
-def read_plan(folder: Path) -> dict | None:
-    """A run's plan.json with the number of units finished (`done`), or None if unreadable."""
-    try:
-        plan = json.loads((Path(folder) / "plan.json").read_text())
-    except (OSError, ValueError):
-        return None
-    plan["done"] = len(list(Path(folder).glob("unit-*.npz")))
-    return plan
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

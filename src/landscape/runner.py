@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from . import runtime
-from .executor import InProcess, Task, UnitFiles, run_tasks
+from .executor import InProcess, Task, run_tasks
 from .registry import Units, config_from_dict, get_experiment
-from .runtime import compute_policy, resolve_device
+from .runtime import InsufficientMemoryError, compute_policy, format_bytes, resolve_device
 from .store import (CorruptResultError, MissingResultError, Result, Store, config_dict, config_key, load_result,
                     provenance, save_result)
+from .unit_files import UnitFiles, unit_id
 from .validation import apply_overrides
 
 
@@ -70,7 +73,7 @@ def load(name: str, preset: str | None = "full", config=None, store: Store | Non
     experiment, config, preset, applied, label = resolve(name, preset, config, overrides)
     store = store or Store()
     key = config_key(experiment.name, experiment.version, config)
-    path = store.path(experiment.name, key, label)
+    path = store.guard(store.path(experiment.name, key, label))  # read through no link below the results folder
     if not path.exists():
         sets = "".join(f" {s}" for s in set_options(applied))
         how = f"python -m landscape run {name} --preset {preset}{sets}" if preset else \
@@ -124,7 +127,7 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
     for j, (name, preset, config, overrides) in enumerate(requests):
         experiment, config, preset, applied, label = resolve(name, preset, config, overrides)
         key = config_key(experiment.name, experiment.version, config)
-        path = store.path(experiment.name, key, label)
+        path = store.guard(store.path(experiment.name, key, label))  # no link, no folder in a result's place
         if not force and path.exists():
             try:
                 results[j] = _typed(load_result(path), config)
@@ -132,7 +135,7 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
             except CorruptResultError as exc:
                 if compute_policy() == "never":
                     raise
-                aside = path.with_name(path.name + ".corrupt")
+                aside = store.guard(path.with_name(path.name + ".corrupt"))
                 os.replace(path, aside)  # kept for inspection, never read again; recomputed below
                 print(f"warning: {exc}; moved to {aside.name} and recomputing", file=sys.stderr)
         if compute_policy() == "never":
@@ -142,14 +145,19 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
         return results
     runtime.start_run()
     device = resolve_device(device)
+    executor = executor or InProcess()
+    for _, run in todo:  # before anything is written: sizes that cannot fit, then the folders
+        if getattr(executor, "local", False):
+            check_memory(run.experiment.name, run.config, device)
     for _, run in todo:
         store.check_writable(run.experiment.name)
-    executor = executor or InProcess()
-    tasks, owners, done_before = [], [], 0
-    for j, run in todo:
         run.plan = units_of(run.experiment, run.config)
         run.files = UnitFiles(store.units_dir(run.experiment.name, run.key), run.experiment.name,
-                              run.experiment.version, run.key, config_dict(run.config))
+                              run.experiment.version, run.key, config_dict(run.config),
+                              [unit_id(u) for u in run.plan.units], root=store.root)
+        run.files.check()  # a link or a folder in the unit folder's place: refused before anything is deleted
+    tasks, owners, done_before = [], [], 0
+    for j, run in todo:
         if force:
             run.files.clear()
         run.files.write_plan(len(run.plan.units), [run.plan.label(i) for i in range(len(run.plan.units))],
@@ -178,8 +186,66 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
     for j, run in todo:  # every unit already finished before an interruption
         if len(run.outputs) == len(run.plan.units):
             finish(j, run)
-    run_tasks(executor, tasks, device=device, progress=progress, on_done=on_done, done_before=done_before)
+    try:
+        run_tasks(executor, tasks, device=device, progress=progress, on_done=on_done, done_before=done_before)
+    except Exception as exc:
+        for _, run in todo:  # a run that never got going leaves no plan behind (`list` would call it started)
+            if not run.outputs and run.files.folder.is_dir() and not any(run.files.folder.glob("unit-*")):
+                run.files.clear()
+        asked = runtime.allocation_failure(exc)
+        if asked is None:
+            raise
+        total = runtime.memory_total(device)
+        names = ", ".join(dict.fromkeys(run.experiment.name for _, run in todo))
+        raise InsufficientMemoryError(f"{names}: a unit could not allocate its memory (it asked for {asked}"
+                                      f"{f'; {_where(device)} has {format_bytes(total)}' if total else ''})") from None
     return results
+
+
+# Fields the book's configs share that size what a unit holds; `check_memory` reads them, in nested configs too.
+RECORD_EVERY_FIELDS = ("record_every", "log_every")
+
+
+def memory_lower_bound(config) -> tuple[int, str]:
+    """A lower bound on the bytes one unit of `config` holds, with how it was reckoned: every member (a seed, a
+    setting) of a width-W network keeps at least W weights (4 bytes each), and a run of `steps` that records every
+    `record_every` (or `log_every`) steps keeps at least one float64 per record and member. Fields that are absent
+    count as nothing, so the bound never exceeds what the run needs; it only catches sizes that cannot fit."""
+    seeds = getattr(config, "seeds", None)
+    settings = getattr(config, "settings", None)
+    members = (len(seeds) if isinstance(seeds, tuple) else seeds if isinstance(seeds, int) and seeds > 0 else 1) \
+        * (len(settings) if isinstance(settings, tuple) and settings else 1)
+    bounds = [(0, "")]
+    widths = getattr(config, "widths", None)
+    widths = widths if isinstance(widths, tuple) else (getattr(config, "width", None),)
+    widths = [w for w in widths if isinstance(w, int) and not isinstance(w, bool)]
+    if widths:
+        w = max(widths)
+        bounds.append((4 * w * members, f"width {w:,} × {members:,} member(s) × 4 bytes"))
+    steps = getattr(config, "steps", None)
+    every = next((getattr(config, f) for f in RECORD_EVERY_FIELDS if isinstance(getattr(config, f, None), int)), None)
+    if isinstance(steps, int) and every and every > 0:
+        records = steps // every + 1
+        bounds.append((8 * records * members, f"{records:,} records × {members:,} member(s) × 8 bytes"))
+    for f in dataclasses.fields(config) if dataclasses.is_dataclass(config) else ():
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            bounds.append(memory_lower_bound(value))
+    return max(bounds)
+
+
+def check_memory(name: str, config, device) -> None:
+    """InsufficientMemoryError, before anything is written, if one unit of `config` needs more memory than `device`
+    has (`memory_lower_bound`)."""
+    need, how = memory_lower_bound(config)
+    total = runtime.memory_total(device)
+    if total and need > total:
+        raise InsufficientMemoryError(f"{name}: one unit needs at least {format_bytes(need)} of memory ({how}); "
+                                      f"{_where(device)} has {format_bytes(total)}")
+
+
+def _where(device) -> str:
+    return "this machine" if torch.device(device).type == "cpu" else f"the GPU ({device})"
 
 
 def units_of(experiment, config) -> Units:

@@ -11,12 +11,22 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from .validation import ConfigError, require_choice
+from .validation import ConfigError, NotWritableError, UserError, require_choice
+
+
+class InsufficientMemoryError(UserError, MemoryError):
+    """A run needs more memory than the machine (or GPU) it would run on has: refused before anything is written,
+    or reported in two lines when an allocation fails."""
+
+    hint = "run it smaller (fewer or smaller --set values: widths, steps, seeds …), or where a unit fits " \
+           "(--scheduler / --jobqueue)"
 
 
 def compute_policy() -> str:
@@ -79,7 +89,7 @@ class Checkpoint:
         self._last = time.monotonic()
 
     def load(self):
-        if self.path is None or not self.path.exists():
+        if self.path is None or self.path.is_symlink() or not self.path.is_file():
             return None
         try:
             return torch.load(self.path, map_location="cpu", weights_only=True)
@@ -92,12 +102,20 @@ class Checkpoint:
     def save(self, state) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, self.path)
+        tmp = None
+        try:  # a fresh temporary file (never one that is already there, a link included), then a rename
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(buffer.getvalue())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise NotWritableError(f"cannot write the checkpoint {self.path} ({exc.strerror or exc}); nothing "
+                                   f"half-written is left") from None
         self._last = time.monotonic()
 
     def clear(self) -> None:
@@ -109,3 +127,41 @@ class Checkpoint:
         if self.path is None:
             return Checkpoint(None, self.every_s)
         return Checkpoint(self.path.with_name(f"{self.path.stem}.{name}.pt"), self.every_s)
+
+
+def memory_total(device: torch.device) -> int | None:
+    """The memory a run on `device` could use at most: the GPU's, or this machine's physical memory (None if
+    unknown)."""
+    device = torch.device(device)
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError, RuntimeError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """1.6e12 → "1.6 TB" (decimal units, as torch and numpy errors are read by people)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.3g} EB"
+
+
+_ALLOCATION = re.compile(r"(can't allocate memory|not enough memory|out of memory|Unable to allocate|"
+                         r"Cannot allocate memory)", re.IGNORECASE)
+_ASKED = re.compile(r"allocate (\d+) bytes|allocate ([\d.]+ ?[KMGTPE]i?B)", re.IGNORECASE)
+
+
+def allocation_failure(exc: BaseException) -> str | None:
+    """For an exception raised because memory could not be allocated (MemoryError, torch's CPU allocator, CUDA out
+    of memory): what was asked for ("800 GB", or the library's own words); None for any other exception."""
+    text = str(exc)
+    if not (isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and _ALLOCATION.search(text))):
+        return None
+    asked = _ASKED.search(text)
+    if asked is None:
+        return "more than is free"
+    return format_bytes(int(asked.group(1))) if asked.group(1) else asked.group(2).replace(". ", " ")

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import torch
 
 from . import __version__
 from .display import compute_seconds
-from .validation import UserError
+from .validation import NotWritableError, UserError
 
 META_KEY = "__meta__"
 FORMAT = 2  # 2: the checksum covers the header as well as the arrays
@@ -42,10 +43,21 @@ class CorruptResultError(UserError, RuntimeError):
 
 
 
-class ResultsNotWritableError(UserError, OSError):
-    """The results folder cannot be written, found before any compute starts."""
+class ResultsNotWritableError(NotWritableError):
+    """The results folder cannot be written (found before any compute starts), or a write failed (a full disk)."""
 
     hint = "point LANDSCAPE_RESULTS at a writable folder"
+
+
+class UnsafePathError(UserError, OSError):
+    """A path the store would read, write or delete is a symbolic link, or not the regular file or folder the store
+    writes there: the store follows no link below the results folder and deletes nothing it did not write."""
+
+
+class ResultsFolderError(UserError, OSError):
+    """The results folder named by LANDSCAPE_RESULTS does not exist or is not a folder (`list`, `claims`, `verify`)."""
+
+    hint = "point LANDSCAPE_RESULTS at the results folder (or unset it for the repository's results/)"
 
 
 def results_root() -> Path:
@@ -105,8 +117,12 @@ class Result:
 
 
 def save_result(path: Path, result: Result) -> None:
+    """Write `result` to `path` atomically (a temporary file beside it, then a rename): a failed write (a full disk)
+    leaves nothing half-written and raises ResultsNotWritableError naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UnsafePathError(f"{path} is {describe_path(path)}, not a result file: it is not replaced",
+                              hint=f"move it out of the way (e.g. mv {path} {path}.bak) and rerun")
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
     # the header as it will read back (tuples become lists), so that the checksum is that of the stored JSON
     meta = json.loads(json.dumps({"format": FORMAT, "experiment": result.experiment, "key": result.key,
@@ -115,7 +131,11 @@ def save_result(path: Path, result: Result) -> None:
     meta["checksum"] = _checksum(arrays, meta)
     payload = dict(arrays)
     payload[META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **payload)
@@ -123,18 +143,47 @@ def save_result(path: Path, result: Result) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc}); nothing half-written "
+                                          f"is left", NotWritableError.hint) from None
         raise
+
+
+def describe_path(path: Path) -> str:
+    """What is at `path`, for a message: "a symbolic link to …", "a folder", "a file", "missing"."""
+    path = Path(path)
+    if path.is_symlink():
+        return f"a symbolic link to {os.readlink(path)}"
+    if path.is_dir():
+        return "a folder"
+    if path.is_file():
+        return "a file"
+    return "missing" if not path.exists() else "not a regular file"
+
+
+RESULT_NAME = re.compile(r"^([A-Za-z0-9_]+)(\+set)?-[0-9a-f]{12}$")  # <preset>[+set]-<key>.npz
+
+
+def _recompute_hint(path: Path) -> str:
+    """How to make a damaged result again, when its name says which one it is; else where result files are."""
+    match = RESULT_NAME.match(path.stem) if path.suffix == ".npz" else None
+    if match is None or path.parent.name.startswith("."):
+        return "this is not a result file of the book's store (results/<experiment>/<preset>-<key>.npz); " \
+               "python -m landscape list shows the stored results"
+    preset, with_set = match.group(1), match.group(2)
+    return (f"recompute it: python -m landscape run {path.parent.name} --preset {preset} "
+            f"{'--set … (as before) ' if with_set else ''}--force")
 
 
 def load_result(path: Path) -> Result:
     """Read a result file whole, or raise CorruptResultError naming it: unreadable, an older format, a checksum that
     does not match (an edited header or array), or a config that does not hash to the file's key."""
     path = Path(path)
-    preset = path.stem.split('-')[0]
-    hint = f"recompute it: python -m landscape run {path.parent.name} --preset {preset.removesuffix('+set')} " \
-           f"{'--set … (as before) ' if preset.endswith('+set') else ''}--force"
+    hint = _recompute_hint(path)
+    if path.exists() and not path.is_file():
+        raise CorruptResultError(f"{path}: is {describe_path(path)}, not a result file", hint)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -185,6 +234,10 @@ def provenance(experiment, preset: str | None, device: torch.device, wall_time_s
 
 
 class Store:
+    """Where results live: `<root>/<experiment>/<preset>-<key>.npz`, and the partial state of unfinished runs in
+    `<root>/.partial/`. Nothing below the root is followed if it is a symbolic link (`guard`): the store reads,
+    writes and deletes only inside the results folder."""
+
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else results_root()
 
@@ -196,21 +249,63 @@ class Store:
         return self.root / ".partial" / f"{name}-{key}.pt"
 
     def units_dir(self, name: str, key: str) -> Path:
-        """Where the finished units of an unfinished run live (`landscape.executor.UnitFiles`)."""
+        """Where the finished units of an unfinished run live (`landscape.unit_files.UnitFiles`)."""
         return self.root / ".partial" / f"{name}-{key}.units"
 
+    def guard(self, path: Path, kind: str = "file") -> Path:
+        """`path` (below the root), or UnsafePathError if it or a folder between it and the root is a symbolic
+        link, or if it exists and is not a `kind` ("file": a regular file, "folder")."""
+        return guard(self.root, path, kind)
+
     def stored(self, name: str) -> list[Path]:
-        return sorted((self.root / name).glob("*.npz"))
+        folder = self.root / name
+        if folder.is_symlink() or not folder.is_dir():
+            self.guard(folder, "folder")  # a link is an error; a missing folder holds nothing
+            return []
+        return sorted(p for p in folder.glob("*.npz") if not p.is_symlink() and p.is_file())
+
+    def check_readable(self) -> None:
+        """Fail if the results folder is missing or not a folder (`list`, `claims`, `verify` read it)."""
+        if not self.root.is_dir():
+            what = "does not exist" if not self.root.exists() else f"is {describe_path(self.root)}, not a folder"
+            raise ResultsFolderError(f"results folder {self.root} {what}")
 
     def check_writable(self, name: str) -> None:
         """Fail now, before any compute, if a result for `name` could not be written."""
-        folder = self.root / name
+        folder = self.guard(self.root / name, "folder")
+        self.guard(self.root / ".partial", "folder")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
                 pass
         except OSError as exc:
             raise ResultsNotWritableError(f"results folder {folder} is not writable ({exc.strerror})") from None
+
+
+def guard(root: Path, path: Path, kind: str = "file") -> Path:
+    """`path` if nothing from below `root` down to it is a symbolic link and, where it exists, it is a `kind`
+    ("file": a regular file; "folder"); else UnsafePathError naming it. `root` itself may be a link (it is where
+    LANDSCAPE_RESULTS points)."""
+    root, path = Path(root), Path(path)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        raise UnsafePathError(f"{path} is outside the results folder {root}") from None
+    current = root
+    for i, part in enumerate(parts):
+        current = current / part
+        last = i == len(parts) - 1
+        if current.is_symlink():
+            raise UnsafePathError(f"{current} is {describe_path(current)}: the store follows no link below the "
+                                  f"results folder", hint=f"remove the link (rm {current}) and rerun")
+        if not current.exists():
+            break
+        want = kind if last else "folder"
+        if (want == "folder" and not current.is_dir()) or (want == "file" and not current.is_file()):
+            raise UnsafePathError(f"{current} is {describe_path(current)}, where the store keeps "
+                                  f"{'a folder' if want == 'folder' else 'a regular file'}",
+                                  hint=f"move it out of the way (e.g. mv {current} {current}.bak) and rerun")
+    return path
 
 
 def provenance_line(*results: Result) -> str:

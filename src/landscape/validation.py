@@ -25,6 +25,17 @@ class ConfigError(UserError, ValueError):
     """A configuration field has a value outside what the experiment accepts."""
 
 
+class NotWritableError(UserError, OSError):
+    """A file cannot be written where a run keeps its results or its partial state (a read-only folder, a full
+    disk); nothing half-written is left behind."""
+
+    hint = "free space there or point LANDSCAPE_RESULTS at a writable folder, then rerun the same command " \
+           "(finished units are kept)"
+
+
+INT_MAX = 2 ** 63 - 1  # integer config fields must fit a C int64 (numpy's and torch's integers)
+
+
 def require(condition: bool, field: str, allowed: str, value) -> None:
     if not condition:
         raise ConfigError(f"{field}={value!r} is not allowed: {field} must be {allowed}")
@@ -105,8 +116,18 @@ def normalize_fields(config) -> None:
             require(isinstance(plain, bool), f.name, "True or False", value)
         if hint is str:
             require(isinstance(plain, str), f.name, "a string", value)
+        _require_int64(f.name, plain)
         if plain is not value:
             object.__setattr__(config, f.name, plain)
+
+
+def _require_int64(field: str, value) -> None:
+    """Integers in a config (also inside tuples) fit an int64: a larger one cannot size an array or a loop."""
+    if isinstance(value, tuple):
+        for v in value:
+            _require_int64(field, v)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        require(-INT_MAX - 1 <= value <= INT_MAX, field, f"an integer of at most {INT_MAX} (2**63 - 1)", value)
 
 
 def _override_value(raw, hint, name: str):
