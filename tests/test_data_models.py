@@ -66,12 +66,13 @@ def test_bad_model_inputs(kwargs, field):
         MLP(2, kwargs.pop("width", 10), 3, **kwargs)
 
 
-def test_spiral_split_is_a_stratified_partition_of_the_authors_spiral():
-    from landscape.data import spiral_arrays, spiral_split
+def test_spiral_split_is_a_stratified_partition_of_its_own_draw_of_the_authors_spiral():
+    from landscape.data import spiral_arrays, spiral_split, split_data_seeds
     from landscape.validation import ConfigError
 
     train, val = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=3)
-    x, y = spiral_arrays(200, 3, 0.2, 0)
+    x, y = spiral_arrays(201, 3, 0.2, split_data_seeds(0, 3)[0])
+    x = x[np.arange(len(x)) % 201 != 0]  # the origin (r = 0) is every draw's, with every label: left out
     assert len(train) == len(val) == 300
     assert torch.bincount(train.y).tolist() == torch.bincount(val.y).tolist() == [100, 100, 100]
     both = torch.cat([train.x, val.x]).numpy()
@@ -79,7 +80,21 @@ def test_spiral_split_is_a_stratified_partition_of_the_authors_spiral():
     assert (torch.diff(train.y) >= 0).all()  # ordered by class, like the authors' set
     again, _ = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=3)
     assert torch.equal(again.x, train.x)
-    other, _ = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=4)
+    other, other_val = spiral_split(points_per_class=200, validation_fraction=0.5, seed=0, split_seed=4)
     assert not torch.equal(other.x, train.x)
+    # splits are data-disjoint: no point of one split (training or validation) is a point of another
+    points = torch.cat([train.x, val.x, other.x, other_val.x])
+    assert len(torch.unique(points, dim=0)) == len(points)
     with pytest.raises(ConfigError, match="validation_fraction"):
         spiral_split(validation_fraction=1.0)
+
+
+def test_float_labels_get_a_dtype_message_not_a_shape_message():
+    from landscape.data import Dataset
+    from landscape.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="integer class labels") as err:
+        Dataset(torch.zeros(4, 2), torch.zeros(4), 2)
+    assert ".long()" in str(err.value)
+    with pytest.raises(ConfigError, match="shape"):
+        Dataset(torch.zeros(4, 2), torch.zeros(4, 1, dtype=torch.long), 2)

@@ -31,8 +31,10 @@ class Dataset:
         """Checked once where the data are built: shapes, label type and label range."""
         require(isinstance(self.x, torch.Tensor) and self.x.is_floating_point() and self.x.dim() >= 2, "x",
                 "a floating-point tensor of shape (P, features…)", _describe(self.x))
-        require(isinstance(self.y, torch.Tensor) and self.y.dtype == torch.int64 and self.y.dim() == 1, "y",
-                "an int64 (torch.long) tensor of shape (P,)", _describe(self.y))
+        require(isinstance(self.y, torch.Tensor) and self.y.dtype == torch.int64, "y",
+                "integer class labels: an int64 (torch.long) tensor (float labels: convert with .long())",
+                _describe(self.y))
+        require(self.y.dim() == 1, "y", "an int64 (torch.long) tensor of shape (P,)", _describe(self.y))
         require(len(self.y) == len(self.x) > 0, "y", f"one label per sample of x ({len(self.x)} samples, at least 1)",
                 _describe(self.y))
         require_int("num_classes", self.num_classes, at_least=1)
