@@ -61,7 +61,22 @@ class Claim:
                              f"{REASON_LENGTH} characters")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The claim as plain Python values (numpy scalars and arrays converted), ready for JSON."""
+        return _plain(asdict(self))
+
+
+def _plain(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 @dataclass(frozen=True)
