@@ -59,6 +59,7 @@ def configure_buttons(theme_options: dict) -> dict:
 def _config_inited(app, config):
     config.html_theme_options = configure_buttons(dict(config.html_theme_options or {}))
     config.mathjax_path = MATHJAX_PATH
+    config.html_favicon = str(HERE / "static" / "favicon.svg")  # no request for /favicon.ico (a 404 in the console)
     config.html_static_path = list(config.html_static_path) + [str(HERE / "static")]
 
 
