@@ -19,19 +19,7 @@ from landscape.store import Result, Store, config_key, save_result
 STORED = Store().root  # the committed results, before a test points LANDSCAPE_RESULTS elsewhere
 
 
-def run_cli(capsys, *argv):
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def short_error(err: str, *words):
-    lines = err.strip().splitlines()
-    assert 1 <= len(lines) <= 2, err
-    assert lines[0].startswith("error: ") and "Traceback" not in err
-    for word in words:
-        assert word in err, (word, err)
-    return lines
+from cli_helpers import run_cli, short_error
 
 
 

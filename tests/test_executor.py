@@ -22,10 +22,7 @@ SMALL = {"widths": (4, 8, 12, 16), "steps": 100}
 
 
 
-def run_cli(capsys, *argv):
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_helpers import run_cli
 
 
 def test_overrides_follow_the_field_types():

@@ -10,24 +10,16 @@ import time
 import pytest
 
 import landscape.executor as executor_module
-from landscape import cli
 from landscape.executor import DaskExecutor, probe_scheduler
 
 distributed = pytest.importorskip("distributed")
 
 
-def run_cli(capsys, *argv):
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from functools import partial
 
+from cli_helpers import run_cli, short_error as _short_error
 
-def short_error(err: str, *words):
-    lines = [line for line in err.strip().splitlines() if not line.startswith(("warning: ", "note: "))]
-    assert 1 <= len(lines) <= 2 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    for word in words:
-        assert word in err, (word, err)
-    return lines
+short_error = partial(_short_error, notes=True)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import landscape.executor as executor_module
-from landscape import cli
 from landscape.registry import get_experiment
 from landscape.runner import load_or_run, result_path
 from landscape.store import Store, load_result
@@ -22,18 +21,11 @@ from landscape.unit_files import UnitFiles, read_plan, unit_id
 SMALL = {"widths": (4, 8), "steps": 100}  # two width units of a fraction of a second
 
 
-def run_cli(capsys, *argv):
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from functools import partial
 
+from cli_helpers import run_cli, short_error as _short_error
 
-def short_error(err: str, *words):
-    lines = [line for line in err.strip().splitlines() if not line.startswith(("warning: ", "note: "))]
-    assert 1 <= len(lines) <= 2 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    for word in words:
-        assert word in err, (word, err)
-    return lines
+short_error = partial(_short_error, notes=True)
 
 
 def key_of(overrides=None) -> str:

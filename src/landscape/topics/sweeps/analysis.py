@@ -70,7 +70,7 @@ def final_frame(result) -> pd.DataFrame:
     """One row per (width, member): the final training and validation accuracy and loss — each the mean over the
     last records (`statistics.readout`), not one snapshot of a run that may spike — the run's state at the end of
     training by what is compared (`state_train`, `state_validation`, `state_loss`: settled / stuck / diverged /
-    still learning, `statistics.run_states`; `converged` is `state_loss == "settled"`), its data split and its role
+    still learning, `statistics.run_states`), its data split and its role
     ("selection": picks hyper-parameters; "evaluation": tests them)."""
     settings = settings_of(result)
     steps = result["steps"]
@@ -88,7 +88,6 @@ def final_frame(result) -> pd.DataFrame:
                          "role": str(roles[m]),
                          **{name: float(final[name][i, m]) for name in COLUMNS},
                          **{f"state_{name}": str(states[name][i, m]) for name in states},
-                         "converged": states["loss"][i, m] == SETTLED,
                          "diverged": bool(result["diverged_at"][i, m] >= 0)})
     return pd.DataFrame(rows)
 
@@ -112,12 +111,6 @@ def selected_setting(result, width: int, candidates, column: str = "validation_a
     if frame.empty:
         raise ValueError("this sweep has no selection runs (selection_split_seeds is empty)")
     return best_setting(frame, width, candidates, column)
-
-
-def converged_share(frame: pd.DataFrame, width: int, settings) -> float:
-    """The share of the frame's runs at this width, over `settings`, whose training loss no longer moves."""
-    rows = frame[(frame.width == width) & frame.setting.isin(list(settings))]
-    return float(rows.converged.mean())
 
 
 def states_of(frame: pd.DataFrame, width: int, setting: int, compared: str = "validation") -> pd.Series:
