@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .curvature import HessianVectorProduct, lanczos, tridiagonal
+from .curvature import hessian_eigenvalues
 from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
@@ -352,18 +352,6 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
 
 
 # ---------------------------------------------------------------------------------------- Hessian probes
-def ensemble_top_eigenvalue(model: EnsembleModel, criterion, x: torch.Tensor, lanczos_steps: int = 20,
-                            seed: int = 0) -> torch.Tensor:
-    """λ_max of each member's Hessian of criterion(logits (E, P, C)) -> (E,) losses, shape (E,): Lanczos on the
-    Hessian of the sum of the members' losses, which is block-diagonal (a member whose loss is not finite adds 0)."""
-    losses = criterion(model(x))
-    losses = torch.where(torch.isfinite(losses), losses, torch.zeros_like(losses))
-    op = HessianVectorProduct(losses.sum(), model.params, members=True)
-    alpha, beta, _ = lanczos(op, op.size, lanczos_steps, members=op.members, dtype=op.dtype, device=op.device,
-                             seed=seed)
-    return torch.linalg.eigvalsh(tridiagonal(alpha, beta))[:, -1].detach()
-
-
 def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps: int = 20,
                   name: str = "hessian_max") -> Probe:
     """λ_max of ∇²F(θ_t, t) of every member, on the whole training set, every `every` steps."""
@@ -374,7 +362,7 @@ def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps
         sched = schedules if isinstance(schedules, (list, tuple)) else [schedules] * model.size
         gamma = torch.as_tensor(GammaBank(sched, data.num_classes, data.x.dtype, data.x.device).table(t, t + 1)[0],
                                 dtype=data.x.dtype, device=data.x.device)
-        return ensemble_top_eigenvalue(model, lambda z: per_member_losses(loss, z, data.y, gamma)[0], data.x,
-                                       lanczos_steps=lanczos_steps)
+        objective = lambda z, y: per_member_losses(loss, z, y, gamma)[0]
+        return hessian_eigenvalues(model, objective, (data.x, data.y), lanczos_steps=lanczos_steps).values[:, 0]
 
     return Probe(name, every, fn)

@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .data import Dataset
-from .losses import LOSSES, cross_entropy_per_sample, per_member_losses
+from .losses import LOSSES, per_member_losses
+from .models import evaluating, trainable_parameters
 from .runtime import Checkpoint
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
@@ -94,12 +94,11 @@ class EnsembleModel:
 
 class ModuleEnsemble(EnsembleModel):
     """One `nn.Module` as an ensemble of one: logits (1, P, C), its own parameters (no member axis) updated in
-    place. Its objective is the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ} (loss "dce")."""
+    place; its objective is any of LOSSES, by `per_member_losses` as for every ensemble."""
 
     def __init__(self, module: nn.Module):
         self.module = module
-        self.params = [p for p in module.parameters() if p.requires_grad]
-        require(len(self.params) > 0, "model", "a model with trainable parameters", type(module).__name__)
+        self.params = trainable_parameters(module)
 
     @property
     def size(self) -> int:
@@ -108,14 +107,6 @@ class ModuleEnsemble(EnsembleModel):
     def forward(self, x, params=None):
         require(params is None, "params", "None (a ModuleEnsemble evaluates its module's own parameters)", "given")
         return self.module(x).unsqueeze(0)
-
-    def loss_and_grad(self, x, y, gamma, loss):
-        require_choice("loss", loss, ("dce",))
-        logits = self.module(x)
-        per_sample = cross_entropy_per_sample(logits, y)
-        objective = (gamma[0][y] * per_sample).mean()
-        grads = torch.autograd.grad(objective, self.params)
-        return objective.detach()[None], per_sample.detach().mean()[None], logits.detach()[None], grads
 
     def state(self):
         return {k: v.detach().clone() for k, v in self.module.state_dict().items()}
@@ -136,18 +127,12 @@ def check_model_fits(model, params: list[torch.Tensor], data: Dataset, logits_sh
     require(p.dtype == x.dtype, "data.x dtype", f"the model's dtype, {p.dtype}", x.dtype)
     require(p.device == x.device, "data.x device", f"the model's device, {str(p.device)!r}", str(x.device))
     module = model.module if isinstance(model, ModuleEnsemble) else model
-    modes = [(m, m.training) for m in module.modules()] if isinstance(module, nn.Module) else []
-    for m, _ in modes:
-        m.training = False  # no dropout draws or batch-norm updates in the check
     try:
-        with torch.no_grad():
+        with evaluating(module), torch.no_grad():  # no dropout draws or batch-norm updates in the check
             logits = model(x[:1])
     except RuntimeError:
         raise ConfigError(f"data.x sample shape={tuple(x.shape[1:])} is not allowed: data.x samples must fit the "
                           "model's input layer") from None
-    finally:
-        for m, training in modes:
-            m.training = training
     require(tuple(logits.shape) == logits_shape, "data.num_classes",
             f"the model's number of outputs, {logits.shape[-1]}", data.num_classes)
 
@@ -192,6 +177,27 @@ def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
     for v in values:
         require_finite("lr", float(v), positive=True)
     return torch.as_tensor(values.copy(), dtype=dtype, device=device)
+
+
+class _NoBar:
+    n = 0
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, initial: int, description: str, progress: bool):
+    """tqdm's bar when progress is asked for (tqdm is imported then: the library itself needs torch and numpy only)."""
+    if not progress:
+        bar = _NoBar()
+        bar.n = initial
+        return bar
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=description, mininterval=1.0)
 
 
 # ------------------------------------------------------------------------------------------------- the loop
@@ -268,7 +274,7 @@ def descend(model: EnsembleModel, data: Dataset, gamma_at: Callable[[int], torch
         early.copy_(state["early"])
         start = int(state["next_step"])
     params, target = model.params, model.probe_target()
-    bar = tqdm(total=steps + 1, initial=start, desc=description, disable=not progress, mininterval=1.0)
+    bar = _progress_bar(steps + 1, start, description, progress)
     for t in range(start, steps + 1):
         obj, stat, logits, grads = model.loss_and_grad(x, y, gamma_at(t), loss)
         first_bad = torch.where(~torch.isfinite(obj) & (first_bad < 0), t, first_bad)  # on the device: no sync
@@ -333,11 +339,12 @@ class TrainingLog:
 
 def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.ndarray | None, lr: float, steps: int,
                      probes: list[Probe] = (), *, checkpoint: Checkpoint | None = None, progress: bool = False,
-                     description: str = "training") -> TrainingLog:
-    """Full-batch GD of one network on the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ}: `descend` on an
-    ensemble of one. A non-finite objective stops the run; the curves end before it (`diverged_at`).
+                     description: str = "training", loss: str = "dce") -> TrainingLog:
+    """Full-batch GD of one network on a dynamical loss (`loss`, one of LOSSES; by default the dynamical
+    cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ}): `descend` on an ensemble of one. A non-finite objective stops the
+    run; the curves end before it (`diverged_at`); `cross_entropy` holds the static loss (A = 1) of `loss`.
 
-    gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for plain cross-entropy (Γ ≡ 1).
+    gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for the plain loss (Γ ≡ 1).
     """
     require_finite("lr", lr, positive=True)
     require_int("steps", steps, at_least=0)
@@ -350,7 +357,7 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
     require(gamma.shape == (steps + 1, C), "gamma", f"of shape (steps + 1, C) = ({steps + 1}, {C})",
             tuple(gamma.shape))
     require(bool(torch.isfinite(gamma).all()), "gamma", "finite", "non-finite values")
-    log = descend(members, data, lambda t: gamma[t][None], lr=lr, steps=steps, probes=probes,
+    log = descend(members, data, lambda t: gamma[t][None], loss=loss, lr=lr, steps=steps, probes=probes,
                   checkpoint=checkpoint, progress=progress, description=description)
     diverged_at = int(log.diverged_at[0])
     end = steps + 1 if diverged_at < 0 else diverged_at
