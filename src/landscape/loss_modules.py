@@ -12,8 +12,11 @@ values it takes are written into a cached tensor there.
 from __future__ import annotations
 
 import copy
+import os
+import sys
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +25,16 @@ from .schedule import GammaSchedule, require_step
 from .validation import require, require_choice, require_finite, require_int
 
 UNSTEPPED_CALLS = 100  # training calls without a step() before the warning (gradient accumulation stays below it)
+GAMMA_TABLE = 256  # steps of Γ computed at once on the host
+
+
+def _caller_level() -> int:
+    """The stack level of the first frame outside this package and torch (the user's training loop)."""
+    inside = (os.path.dirname(__file__), os.path.dirname(torch.__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class _DynamicalLoss(nn.Module):
@@ -53,7 +66,8 @@ class _DynamicalLoss(nn.Module):
         self._frozen = False
         self._unstepped = 0  # training calls since the last step()
         self._warned = False
-        self._gamma_cache = None  # (t, dtype, device, Γ(t) there)
+        self._gamma_cache = None  # ((t, dtype, device), Γ(t) there)
+        self._gamma_table = (0, np.zeros((0, self.num_classes)))  # (first step, Γ of GAMMA_TABLE steps from it)
 
     @property
     def num_classes(self) -> int:
@@ -100,7 +114,7 @@ class _DynamicalLoss(nn.Module):
             require_step("step", step)
         key = (int(step), logits.dtype, logits.device)
         if self._gamma_cache is None or self._gamma_cache[0] != key:
-            values = self.schedule.gamma(key[0])  # float64, exactly GammaSchedule's numbers
+            values = self._gamma_row(key[0])  # float64, exactly GammaSchedule's numbers
             c = int(values.argmax())
             others = float(values[(c + 1) % self.num_classes])  # every class but the emphasized one has this Γ
             gamma = torch.full((self.num_classes,), others, dtype=logits.dtype, device=logits.device)
@@ -108,13 +122,21 @@ class _DynamicalLoss(nn.Module):
             self._gamma_cache = (key, gamma)
         return self._gamma_cache[1]
 
+    def _gamma_row(self, t: int):
+        """Γ(t) from a host table of GAMMA_TABLE steps (one numpy call per block of steps, not one per step)."""
+        start, table = self._gamma_table
+        if not start <= t < start + len(table):
+            start, table = self._gamma_table = t, self.schedule.gammas(np.arange(t, t + GAMMA_TABLE))
+        return table[t - start]
+
     def _count_training_call(self) -> None:
         self._unstepped += 1
         if self._unstepped >= UNSTEPPED_CALLS and not self._warned:
             self._warned = True
             warnings.warn(f"{type(self).__name__} was called for {self._unstepped} training steps at t={self._t} "
                           "without loss_fn.step(): Γ(t) does not advance (call loss_fn.step() after "
-                          "optimizer.step(), or use loss_fn.at(t) for a fixed t)", UserWarning, stacklevel=4)
+                          "optimizer.step(), or use loss_fn.at(t) for a fixed t)", UserWarning,
+                          stacklevel=_caller_level())
 
     def at(self, step: int) -> "_DynamicalLoss":
         """A copy of this loss frozen at t = step (e.g. to probe the Hessian of F at t): its clock does not step."""
