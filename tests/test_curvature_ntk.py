@@ -201,3 +201,26 @@ def test_loss_along_a_direction_evaluates_the_shifted_network(spiral_net, spiral
         assert value.item() == pytest.approx(crit(shifted(spiral_data.x), spiral_data.y).item(), rel=1e-12)
     for p, q in zip(spiral_net.parameters(), before):
         assert torch.equal(p, q)  # parameters restored
+
+
+def test_random_vectors_do_not_depend_on_the_cpu_kernel():
+    """The Lanczos start vectors and the Rademacher vectors of SLQ and Hutchinson are the same numbers under ATen's
+    scalar kernel (where torch's float32 normal sampler, and so a float32 initialization, draws other numbers)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, torch; from landscape.estimators import gaussian, rademacher; "
+            "g = torch.Generator().manual_seed(3); a = gaussian(g, (3, 603)); b = rademacher(g, (2, 603)); "
+            "f = torch.randn(603, generator=torch.Generator().manual_seed(3)); "
+            "print(*(hashlib.sha256(t.numpy().tobytes()).hexdigest() for t in (a, b, f)))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "ATEN_CPU_CAPABILITY": kernel}).stdout.split()
+            for kernel in ("default", "avx2")]
+    assert runs[0][:2] == runs[1][:2]  # float64 draws: one set of numbers
+    assert runs[0][2] != runs[1][2]  # float32 normal draws are not (the check can see a difference)
+    from landscape.estimators import gaussian
+
+    here = gaussian(torch.Generator().manual_seed(3), (3, 603))
+    assert hashlib.sha256(here.numpy().tobytes()).hexdigest() == runs[0][0]

@@ -26,6 +26,17 @@ class LanczosBasis(NamedTuple):
     residual: torch.Tensor
 
 
+def gaussian(generator: torch.Generator, shape) -> torch.Tensor:
+    """N(0, 1) draws in float64 on the CPU: the same numbers under every CPU kernel (torch's vectorized normal
+    sampler differs between kernels only in float32; tested under ATen's scalar kernel)."""
+    return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
+def rademacher(generator: torch.Generator, shape) -> torch.Tensor:
+    """±1 with equal probability, float64 on the CPU."""
+    return torch.randint(0, 2, shape, generator=generator, dtype=torch.float64) * 2 - 1
+
+
 def _options(matvec, dtype, device, members):
     """dtype, device and members: as given, else the operator's own, else float64 on the default device, one."""
     return (dtype or getattr(matvec, "dtype", torch.float64), device or getattr(matvec, "device", None),
@@ -50,7 +61,7 @@ def lanczos(matvec, size: int, steps: int, *, members: int | None = None, dtype=
     E = 1 if single else members
     steps = min(steps, size)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    draw = lambda: torch.randn(E, size, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+    draw = lambda: gaussian(generator, (E, size)).to(device=device, dtype=dtype)
     q = draw() if start is None else start.reshape(E, size).to(device=device, dtype=dtype)
     q = q / q.norm(dim=1, keepdim=True)
     apply = (lambda v: matvec(v[0])[None]) if single else matvec
@@ -100,10 +111,6 @@ def ritz(basis: LanczosBasis, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------ spectral density and trace estimators
-def _rademacher(generator, shape) -> torch.Tensor:
-    return torch.randint(0, 2, shape, generator=generator, dtype=torch.float64) * 2 - 1
-
-
 def slq(matvec, size: int, vectors: int = 10, steps: int = 50, *, dtype=None, device=None, seed: int = 0,
         members: int | None = None):
     """Stochastic Lanczos quadrature (Ghorbani et al. 2019; Yao et al. 2020) on a symmetric operator.
@@ -122,7 +129,7 @@ def slq(matvec, size: int, vectors: int = 10, steps: int = 50, *, dtype=None, de
     m = min(steps, size)
     nodes, weights = [], []
     for _ in range(vectors):
-        v = _rademacher(generator, lead + (size,))
+        v = rademacher(generator, lead + (size,))
         basis = lanczos(matvec, size, steps, dtype=dtype, device=device, start=v, members=members)
         theta, U = torch.linalg.eigh(tridiagonal(basis.alpha, basis.beta))
         node, weight = torch.zeros(lead + (m,), dtype=torch.float64), torch.zeros(lead + (m,), dtype=torch.float64)
@@ -160,7 +167,7 @@ def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=None, devic
         matmat = getattr(matvec, "matmat", None)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     lead = () if members is None else (members,)
-    draw = lambda: _rademacher(generator, lead + (size,)).to(device=device, dtype=dtype)
+    draw = lambda: rademacher(generator, lead + (size,)).to(device=device, dtype=dtype)
     values = []
     if matmat is None:
         for _ in range(samples):
