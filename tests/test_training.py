@@ -10,6 +10,15 @@ from landscape.training import Probe, train_full_batch
 from landscape.validation import ConfigError
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small nets run fastest, and steadiest on a shared CPU, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_plain_gd_step_matches_manual_update(spiral_data):
     model, reference = MLP(2, 8, 3, seed=0), MLP(2, 8, 3, seed=0)
     log = train_full_batch(model, spiral_data, None, lr=0.5, steps=1)
