@@ -13,14 +13,7 @@ from landscape.ntk import empirical_ntk, jacobian, mlp_ntk, ntk_from_jacobian, n
 from landscape.validation import ConfigError
 from pyhessian_reference import pyhessian_top_eigenvalues
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small nets run fastest, and steadiest on a shared CPU, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from single_thread import one_thread  # noqa: F401  (autouse)
 
 
 def dynamical_criterion(step):

@@ -12,14 +12,7 @@ from landscape.runtime import Checkpoint
 from landscape.training import EnsembleModel, evaluate, train_full_batch
 from landscape.validation import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small nets run fastest, and steadiest on a shared CPU, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from single_thread import one_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture
