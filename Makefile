@@ -9,10 +9,12 @@ PYTEST := LANDSCAPE_COMPUTE=never $(PY) -m pytest -p no:cacheprovider
 
 install: $(STAMP)
 
+# What the book needs: the package with all its extras (book, dask, mnist1d, test), at the exact pins of
+# requirements.txt. (The library alone needs torch and numpy: `pip install .`)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e '.[all]'
 	touch $(STAMP)
 
 book: install
@@ -44,8 +46,9 @@ test-browser: install
 		echo "browser test skipped: chromium and chromedriver are not installed (.ci/run installs them with apt-get)"; \
 	fi
 
+# Unit tests only: no smoke runs of experiments, no notebooks, no drift check, no fresh install, no browser.
 test-fast: install
-	$(PYTEST) tests
+	$(PYTEST) -m "not slow and not smoke and not browser" tests
 
 # Re-execute every notebook top to bottom on a fresh kernel, from stored results (before committing notebooks).
 notebooks: install

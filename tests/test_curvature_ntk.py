@@ -5,16 +5,24 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.curvature import exact_hessian, lanczos, top_eigenvalues, tridiagonal
+from landscape.curvature import HessianOperator, hessian_eigenvalues
+from landscape.estimators import lanczos, tridiagonal
 from landscape.losses import GammaSchedule, weighted_cross_entropy
 from landscape.models import MLP
 from landscape.ntk import empirical_ntk, jacobian, mlp_ntk, ntk_from_jacobian, ntk_max_eigenvalue
 from landscape.validation import ConfigError
+from pyhessian_reference import pyhessian_top_eigenvalues
+
+from single_thread import one_thread  # noqa: F401  (autouse)
 
 
 def dynamical_criterion(step):
     gamma = torch.as_tensor(GammaSchedule(3, 70.0, 5000).gamma(step))
     return lambda z, y: weighted_cross_entropy(z, y, gamma)
+
+
+def exact_hessian(model, criterion, x, y):
+    return HessianOperator(model, criterion, (x, y)).dense()
 
 
 def test_exact_hessian_matches_double_autograd(spiral_net, spiral_data):
@@ -36,7 +44,12 @@ def test_top_eigenvalue_estimators_match_the_exact_hessian(spiral_net, spiral_da
     """On the 603-parameter Fig. 4 net, for the dynamical loss F at t (Γ = 1 at t = 0, peak emphasis at t = 2500)."""
     crit = dynamical_criterion(step)
     exact = torch.linalg.eigvalsh(exact_hessian(spiral_net, crit, spiral_data.x, spiral_data.y))[-1].item()
-    estimate = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, method=method)[0].item()
+    if method == "pyhessian":  # the outside reference (tests only)
+        estimate = pyhessian_top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y)[0].item()
+    else:
+        top = hessian_eigenvalues(spiral_net, crit, (spiral_data.x, spiral_data.y))
+        estimate = top.values[0].item()
+        assert abs(estimate - exact) <= top.residuals[0].item() + 1e-12 * abs(exact)  # the residual bounds the error
     assert abs(estimate - exact) / abs(exact) <= 1e-4
 
 
@@ -45,9 +58,10 @@ def test_lanczos_recovers_the_spectrum_of_a_known_matrix():
     Q, _ = torch.linalg.qr(torch.randn(40, 40, dtype=torch.float64))
     eig = torch.linspace(-1, 5, 40, dtype=torch.float64)
     A = Q @ torch.diag(eig) @ Q.T
-    alpha, beta, basis = lanczos(lambda v: A @ v, 40, 40)
+    alpha, beta, basis, residual = lanczos(lambda v: A @ v, 40, 40)
     torch.testing.assert_close(torch.linalg.eigvalsh(tridiagonal(alpha, beta)), eig, rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(basis @ basis.T, torch.eye(len(alpha), dtype=torch.float64), atol=1e-10, rtol=0)
+    assert residual.item() == 0.0  # a full Krylov space
 
 
 def test_pyhessian_wrapper_has_no_side_effects(spiral_net, spiral_data):
@@ -58,7 +72,7 @@ def test_pyhessian_wrapper_has_no_side_effects(spiral_net, spiral_data):
     torch.manual_seed(123)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="pyhessian")
+        pyhessian_top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y)
     assert spiral_net.training, "pyhessian left the model in eval mode"
     assert all(p.grad is None for p in spiral_net.parameters()), "pyhessian left gradients behind"
     assert all(torch.equal(a, b) for a, b in zip(before, spiral_net.parameters()))
@@ -68,21 +82,22 @@ def test_pyhessian_wrapper_has_no_side_effects(spiral_net, spiral_data):
 
 
 def test_pyhessian_wrapper_is_silent_about_warnings(spiral_net, spiral_data, recwarn):
-    top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="pyhessian")
+    pyhessian_top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y)
     assert len(recwarn) == 0
 
 
 def test_top_k_are_ordered(spiral_net, spiral_data):
     crit = dynamical_criterion(0)
-    exact = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, k=3, method="exact")
-    lz = top_eigenvalues(spiral_net, crit, spiral_data.x, spiral_data.y, k=3, lanczos_steps=60)
+    data = (spiral_data.x, spiral_data.y)
+    exact = hessian_eigenvalues(spiral_net, crit, data, k=3, method="exact").values
+    lz = hessian_eigenvalues(spiral_net, crit, data, k=3, lanczos_steps=60).values
     assert exact[0] >= exact[1] >= exact[2]
     torch.testing.assert_close(lz, exact, rtol=1e-4, atol=1e-8)
 
 
 def test_bad_method_is_named(spiral_net, spiral_data):
     with pytest.raises(ConfigError, match="method"):
-        top_eigenvalues(spiral_net, dynamical_criterion(0), spiral_data.x, spiral_data.y, method="power")
+        hessian_eigenvalues(spiral_net, dynamical_criterion(0), (spiral_data.x, spiral_data.y), method="power")
 
 
 def explicit_jacobian(model, x):
@@ -119,8 +134,8 @@ def test_ntk_of_a_non_mlp_uses_torch_func(spiral_data):
 
 
 # ------------------------------------------------------------ SLQ density, Hutchinson trace, loss along a direction
-from landscape.curvature import (HessianOperator, exact_density, hutchinson_trace, loss_along, slq,  # noqa: E402
-                                 spectral_density)
+from landscape.curvature import loss_along  # noqa: E402
+from landscape.estimators import exact_density, hutchinson_trace, slq, spectral_density  # noqa: E402
 
 
 def test_slq_with_a_full_krylov_space_recovers_the_exact_spectrum(spiral_data):
@@ -168,7 +183,7 @@ def test_hutchinson_trace_is_unbiased_and_matches_the_exact_hessian(spiral_net, 
     assert abs(estimate - torch.trace(H).item()) < 4 * stderr
     assert stderr < 0.1 * abs(torch.trace(H).item())
     negative = -torch.eye(5, dtype=torch.float64)  # PyHessian would stop here; ours keeps every sample
-    assert hutchinson_trace(lambda v: negative @ v, 5, samples=10)[0] == pytest.approx(-5.0)
+    assert hutchinson_trace(lambda v: negative @ v, 5, samples=10)[0].item() == pytest.approx(-5.0)
 
 
 def test_loss_along_a_direction_evaluates_the_shifted_network(spiral_net, spiral_data):
@@ -188,3 +203,26 @@ def test_loss_along_a_direction_evaluates_the_shifted_network(spiral_net, spiral
         assert value.item() == pytest.approx(crit(shifted(spiral_data.x), spiral_data.y).item(), rel=1e-12)
     for p, q in zip(spiral_net.parameters(), before):
         assert torch.equal(p, q)  # parameters restored
+
+
+def test_random_vectors_do_not_depend_on_the_cpu_kernel():
+    """The Lanczos start vectors and the Rademacher vectors of SLQ and Hutchinson are the same numbers under ATen's
+    scalar kernel (where torch's float32 normal sampler, and so a float32 initialization, draws other numbers)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, torch; from landscape.estimators import gaussian, rademacher; "
+            "g = torch.Generator().manual_seed(3); a = gaussian(g, (3, 603)); b = rademacher(g, (2, 603)); "
+            "f = torch.randn(603, generator=torch.Generator().manual_seed(3)); "
+            "print(*(hashlib.sha256(t.numpy().tobytes()).hexdigest() for t in (a, b, f)))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "ATEN_CPU_CAPABILITY": kernel}).stdout.split()
+            for kernel in ("default", "avx2")]
+    assert runs[0][:2] == runs[1][:2]  # float64 draws: one set of numbers
+    assert runs[0][2] != runs[1][2]  # float32 normal draws are not (the check can see a difference)
+    from landscape.estimators import gaussian
+
+    here = gaussian(torch.Generator().manual_seed(3), (3, 603))
+    assert hashlib.sha256(here.numpy().tobytes()).hexdigest() == runs[0][0]

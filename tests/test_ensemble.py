@@ -2,14 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.curvature import exact_hessian, lanczos, tridiagonal
+from landscape.curvature import HessianOperator, hessian_eigenvalues
 from landscape.data import spiral
-from landscape.ensemble import EnsembleMLP, GammaBank, ensemble_top_eigenvalue, hessian_probe, train_ensemble
+from landscape.ensemble import EnsembleMLP, GammaBank, hessian_probe, train_ensemble
+from landscape.estimators import lanczos, tridiagonal
 from landscape.losses import LOSSES, GammaSchedule, dynamical_loss, mse, per_member_losses
 from landscape.models import MLP
 from landscape.runtime import Checkpoint
 from landscape.training import EnsembleModel, evaluate, train_full_batch
 from landscape.validation import ConfigError
+
+from single_thread import one_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture
@@ -171,11 +174,11 @@ def test_an_interrupted_ensemble_run_resumes_to_the_same_result(tmp_path, data):
 def test_batched_hessian_top_eigenvalue_matches_the_exact_hessian(data, loss):
     model = EnsembleMLP.init(2, 6, 3, [0, 1, 2], depth=2)
     gamma = torch.as_tensor(GammaSchedule(3, 70.0, 100).gammas([0, 50, 120]))
-    lam = ensemble_top_eigenvalue(model, lambda z: per_member_losses(loss, z, data.y, gamma)[0], data.x,
-                                  lanczos_steps=80)
+    lam = hessian_eigenvalues(model, lambda z, y: per_member_losses(loss, z, y, gamma)[0], (data.x, data.y),
+                              lanczos_steps=80).values[:, 0]
     for e in range(3):
         crit = lambda z, y, g=gamma[e]: dynamical_loss(loss, z, y, g)
-        exact = torch.linalg.eigvalsh(exact_hessian(model.member(e), crit, data.x, data.y))[-1]
+        exact = torch.linalg.eigvalsh(HessianOperator(model.member(e), crit, (data.x, data.y)).dense())[-1]
         assert lam[e].item() == pytest.approx(exact.item(), rel=1e-8)
 
 
@@ -188,7 +191,7 @@ def test_batched_lanczos_recovers_known_spectra():
         mats.append(Q @ torch.diag(eig) @ Q.T)
         eigs.append(eig)
     A = torch.stack(mats)
-    alpha, beta, _ = lanczos(lambda v: torch.einsum("eij,ej->ei", A, v), 30, 30, members=3)
+    alpha, beta, _, _ = lanczos(lambda v: torch.einsum("eij,ej->ei", A, v), 30, 30, members=3)
     T = tridiagonal(alpha, beta)
     torch.testing.assert_close(torch.linalg.eigvalsh(T), torch.stack(eigs), rtol=1e-8, atol=1e-8)
 

@@ -1,4 +1,4 @@
-"""The library API: the dynamical losses as drop-in nn.Modules, and the curvature tools on a model, a loss and data."""
+"""The library API: the dynamical losses as drop-in nn.Modules (the curvature tools: test_library_curvature.py)."""
 
 import io
 import subprocess
@@ -12,7 +12,6 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import landscape
-from landscape.curvature import HessianOperator, exact_hessian, hutchinson_trace
 from landscape.losses import GammaSchedule, dmse1, dmse2, mse, per_member_losses, weighted_cross_entropy
 from landscape.models import MLP
 from landscape.validation import ConfigError
@@ -299,151 +298,6 @@ def test_negative_or_non_integer_steps_are_errors(bad):
             call()
     assert loss_fn.t == 0
     assert np.array_equal(schedule.gamma(np.int64(7)), schedule.gammas(np.arange(8))[7])  # NumPy integers are fine
-
-
-# ------------------------------------------------------------------ curvature on a model, a loss and data
-@pytest.fixture
-def small():
-    """A 51-parameter net on the spiral, the dynamical loss at peak emphasis of class 1 (Γ_1 ≈ 2.9)."""
-    from landscape.data import spiral
-
-    torch.set_num_threads(1)  # a tiny net: one thread is faster, and robust on a shared CPU (restored by conftest)
-    data = spiral()
-    loss_fn = landscape.DynamicalCrossEntropy(3, 70.0, 50).at(51 + 25)
-    model = MLP(2, 8, 3, seed=1)
-    H = exact_hessian(model, loss_fn, data.x, data.y)
-    return model, loss_fn, data.x, data.y, H
-
-
-def loaders(x, y):
-    """The same data as several batches: a DataLoader with an uneven last batch, a shuffled one, a list, a generator."""
-    yield "DataLoader", DataLoader(TensorDataset(x, y), batch_size=64)
-    yield "shuffled DataLoader", DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True,
-                                            generator=torch.Generator().manual_seed(0))
-    yield "list", list(zip(x.split(70), y.split(70)))
-    yield "generator", ((xb, yb) for xb, yb in zip(x.split(128), y.split(128)))
-
-
-def test_data_hessian_of_several_batches_is_the_full_batch_hessian(small):
-    from landscape.curvature import data_exact_hessian, hessian_operator
-
-    model, loss_fn, x, y, H = small
-    V = torch.randn(H.shape[0], 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    v = V[:, 0]
-    for name, data in [("pair", (x, y))] + list(loaders(x, y)):
-        data = list(data) if name == "generator" else data  # used more than once below
-        op = hessian_operator(model, loss_fn, data)
-        torch.testing.assert_close(op(v), H @ v, rtol=1e-12, atol=1e-14, msg=name)
-        torch.testing.assert_close(op.matmat(V), H @ V, rtol=1e-12, atol=1e-14, msg=name)  # batched products
-        torch.testing.assert_close(data_exact_hessian(model, loss_fn, data), H, rtol=1e-12, atol=1e-14, msg=name)
-
-
-def test_hessian_eigenvalues_match_the_exact_hessian(small):
-    model, loss_fn, x, y, H = small
-    exact = torch.linalg.eigvalsh(H).flip(0)[:3]
-    full = landscape.hessian_eigenvalues(model, loss_fn, (x, y), k=3, lanczos_steps=40)
-    torch.testing.assert_close(full, exact, rtol=1e-8, atol=0)
-    torch.testing.assert_close(landscape.hessian_eigenvalues(model, loss_fn, (x, y), k=3, method="exact"), exact,
-                               rtol=1e-12, atol=0)
-    for name, data in loaders(x, y):
-        top = landscape.hessian_eigenvalues(model, loss_fn, data, k=3, lanczos_steps=40)
-        torch.testing.assert_close(top, full, rtol=1e-10, atol=0, msg=name)  # same start vector: same Lanczos run
-
-
-def test_hessian_trace_matches_the_exact_trace(small):
-    model, loss_fn, x, y, H = small
-    exact = torch.trace(H).item()
-    assert landscape.hessian_trace(model, loss_fn, (x, y), method="exact").value == pytest.approx(exact, rel=1e-12)
-    full = landscape.hessian_trace(model, loss_fn, (x, y), samples=400, seed=0)
-    assert abs(full.value - exact) < 4 * full.stderr and full.stderr < 0.1 * exact
-    few = landscape.hessian_trace(model, loss_fn, (x, y), samples=20, seed=0)
-    op = HessianOperator(model, loss_fn, x, y)  # blocks of vectors through matmat: the same vectors as one by one
-    one_by_one = hutchinson_trace(op, op.size, 20, seed=0)
-    assert few.value == pytest.approx(one_by_one[0], rel=1e-12) and few.stderr == pytest.approx(one_by_one[1], rel=1e-9)
-    blocks = hutchinson_trace(op, op.size, 20, seed=0, matmat=op.matmat, block=7)
-    assert blocks[0] == pytest.approx(one_by_one[0], rel=1e-12)
-    for name, data in loaders(x, y):
-        estimate = landscape.hessian_trace(model, loss_fn, data, samples=20, seed=0)
-        assert estimate.value == pytest.approx(few.value, rel=1e-10), name  # same vectors
-        assert estimate.stderr == pytest.approx(few.stderr, rel=1e-8), name
-    batched = list(loaders(x, y))[0][1]
-    assert landscape.hessian_trace(model, loss_fn, batched, method="exact").value == pytest.approx(exact, rel=1e-12)
-
-
-def test_hessian_spectrum_matches_the_exact_spectrum(small):
-    """With as many Lanczos steps as parameters every node is an exact eigenvalue; with fewer, the smoothed density
-    and the first moment are close."""
-    from landscape.curvature import exact_density
-
-    model, loss_fn, x, y, H = small
-    exact = torch.linalg.eigvalsh(H)
-    n = H.shape[0]
-    full = landscape.hessian_spectrum(model, loss_fn, (x, y), vectors=2, steps=n, seed=1)
-    for row in full.nodes:
-        assert (row[:, None] - exact[None]).abs().min(1).values.max() < 1e-8
-    spectrum = landscape.hessian_spectrum(model, loss_fn, (x, y), vectors=30, steps=20, seed=0)
-    assert spectrum.nodes.shape == (30, 20)
-    sigma = 0.05 * (exact.max() - exact.min()).item()
-    grid = torch.linspace(exact.min().item() - 3 * sigma, exact.max().item() + 3 * sigma, 400, dtype=torch.float64)
-    dx = (grid[1] - grid[0]).item()
-    density = spectrum.density(grid, sigma)
-    assert (density.sum() * dx).item() == pytest.approx(1.0, abs=0.02)
-    assert ((density - exact_density(exact, grid, sigma)).abs().sum() * dx).item() < 0.25
-    # the first moment is Hutchinson's estimate of tr H / n from the same Rademacher vectors
-    hutchinson = landscape.hessian_trace(model, loss_fn, (x, y), samples=30, seed=0).value
-    assert (spectrum.weights * spectrum.nodes).sum(1).mean().item() * n == pytest.approx(hutchinson, rel=1e-8)
-    for name, data in loaders(x, y):
-        other = landscape.hessian_spectrum(model, loss_fn, data, vectors=3, steps=20, seed=0)
-        torch.testing.assert_close(other.nodes, spectrum.nodes[:3], rtol=1e-8, atol=1e-10, msg=name)
-        torch.testing.assert_close(other.weights, spectrum.weights[:3], rtol=1e-6, atol=1e-9, msg=name)
-
-
-def test_sum_reduction_gives_the_hessian_of_the_total_loss(small):
-    model, _, x, y, H = small
-    loss_sum = landscape.DynamicalCrossEntropy(3, 70.0, 50, reduction="sum").at(51 + 25)
-    data = DataLoader(TensorDataset(x, y), batch_size=64)
-    top = landscape.hessian_eigenvalues(model, loss_sum, data, k=1, method="exact")
-    assert top.item() == pytest.approx(300 * torch.linalg.eigvalsh(H)[-1].item(), rel=1e-12)
-
-
-def test_plain_losses_and_callables_work_too(small):
-    model, _, x, y, _ = small
-    plain = nn.CrossEntropyLoss()
-    H = exact_hessian(model, plain, x, y)
-    data = DataLoader(TensorDataset(x, y), batch_size=64)
-    top = landscape.hessian_eigenvalues(model, lambda z, t: F.cross_entropy(z, t), data, lanczos_steps=40)
-    assert top.item() == pytest.approx(torch.linalg.eigvalsh(H)[-1].item(), rel=1e-8)
-    assert landscape.hessian_trace(model, plain, data, method="exact").value == pytest.approx(torch.trace(H).item(),
-                                                                                              rel=1e-12)
-
-
-def test_bad_curvature_arguments_name_the_field(small):
-    model, loss_fn, x, y, _ = small
-    cases = [
-        (lambda: landscape.hessian_eigenvalues(model, loss_fn, 5), "data"),
-        (lambda: landscape.hessian_eigenvalues(model, loss_fn, [x, y, y]), "data"),
-        (lambda: landscape.hessian_eigenvalues(model, loss_fn, []), "data"),
-        (lambda: landscape.hessian_eigenvalues(model, loss_fn, (x, y), k=0), "k"),
-        (lambda: landscape.hessian_eigenvalues(model, loss_fn, (x, y), method="power"), "method"),
-        (lambda: landscape.hessian_eigenvalues(model, nn.CrossEntropyLoss(reduction="none"), (x, y)),
-         "loss_fn.reduction"),
-        (lambda: landscape.hessian_eigenvalues(lambda v: v, loss_fn, (x, y)), "model"),
-        (lambda: landscape.hessian_trace(model, loss_fn, (x, y), samples=0), "samples"),
-        (lambda: landscape.hessian_spectrum(model, loss_fn, (x, y), vectors=0), "vectors"),
-        (lambda: landscape.hessian_spectrum(model, loss_fn, (x, y), steps=0), "steps"),
-        (lambda: landscape.empirical_ntk(model, [1.0, 2.0]), "inputs"),
-    ]
-    for call, field in cases:
-        with pytest.raises(ConfigError, match=rf"^{field}="):
-            call()
-
-
-def test_empirical_ntk_is_exported_and_matches_the_jacobian(small):
-    from landscape.ntk import jacobian, ntk_from_jacobian
-
-    model, _, x, _, _ = small
-    torch.testing.assert_close(landscape.empirical_ntk(model, x[:20]), ntk_from_jacobian(jacobian(model, x[:20])),
-                               rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ the package

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from landscape.losses import DynamicalCrossEntropy, GammaSchedule, weighted_cross_entropy
+from landscape.loss_modules import DynamicalCrossEntropy
+from landscape.losses import GammaSchedule, weighted_cross_entropy
 from landscape.validation import ConfigError
 
 

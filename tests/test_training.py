@@ -9,6 +9,8 @@ from landscape.runtime import Checkpoint
 from landscape.training import Probe, train_full_batch
 from landscape.validation import ConfigError
 
+from single_thread import one_thread  # noqa: F401  (autouse)
+
 
 def test_plain_gd_step_matches_manual_update(spiral_data):
     model, reference = MLP(2, 8, 3, seed=0), MLP(2, 8, 3, seed=0)

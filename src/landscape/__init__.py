@@ -14,9 +14,9 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DynamicalCrossEntropy": "losses",
-    "DynamicalMSELoss": "losses",
-    "GammaSchedule": "losses",
+    "DynamicalCrossEntropy": "loss_modules",
+    "DynamicalMSELoss": "loss_modules",
+    "GammaSchedule": "schedule",
     "hessian_eigenvalues": "curvature",
     "hessian_trace": "curvature",
     "hessian_spectrum": "curvature",

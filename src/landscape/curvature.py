@@ -1,265 +1,37 @@
-"""Hessian probes of any loss `criterion(model(x), y)`: exact Hessian, Lanczos on Hessian-vector products,
-a wrapper of PyHessian's power iteration, stochastic Lanczos quadrature and Hutchinson's trace.
+"""The Hessian of a loss on data as one linear operator (`HessianOperator`), and the library's curvature functions.
 
-All work on the model's own parameters through autograd (finite differences are wrong for ReLU nets).
-The library API at the end (`hessian_eigenvalues`, `hessian_trace`, `hessian_spectrum`) takes a model, a loss and
-data — an (inputs, targets) pair or any iterable of batches such as a DataLoader.
+`HessianOperator(model, loss_fn, data)` is H = ∇²_θ L for the data-set loss L(θ) of an nn.Module's trainable
+parameters — or, for an ensemble (an object with `.params`, tensors with a leading member axis), of every member's
+own loss at once: H is block-diagonal and vectors are rows (E, n). It is the only way the package builds a
+Hessian: the training probes, the cycle's snapshots and the library API all go through it, and the algorithms of
+`estimators` (Lanczos, stochastic Lanczos quadrature, Hutchinson) and `.dense()` (the exact Hessian) take it.
+
+Every product evaluates the model in eval mode (no dropout draws; batch norm reads its running statistics) and
+restores each module's mode and any buffer the forward pass changed: the Hessian is that of one deterministic
+function, and a Hessian call never moves a model's state. Work is through autograd (finite differences are wrong
+for ReLU nets). The library functions — `hessian_eigenvalues`, `hessian_trace`, `hessian_spectrum` — return a
+NamedTuple of float64 CPU tensors: the estimate and how far it can be off (Lanczos residual bounds, the standard
+error; the SLQ quadrature's nodes and weights), with a leading member axis for an ensemble.
 """
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
+# exact_density, hutchinson_trace and slq are imported from here by the cycle topic too (transitional, see the end)
+from .estimators import exact_density, hutchinson_trace, lanczos, ritz, slq, spectral_density  # noqa: F401
 from .flat import flatten, flatten_rows, unflatten, unflatten_rows
+from .losses import probing
+from .models import evaluating, trainable_parameters
 from .validation import require, require_choice, require_int
 
-METHODS = ("lanczos", "pyhessian", "exact")
+METHODS = ("lanczos", "exact")
 
 
-def _params(model: nn.Module) -> list[torch.Tensor]:
-    return [p for p in model.parameters() if p.requires_grad]
-
-
-def exact_hessian(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The full Hessian ∇²_θ criterion(model(x), y), shape (n, n) with n = number of parameters."""
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
-    params = [p.detach() for p in _params(model)]
-
-    def loss_of(flat):
-        return criterion(functional_call(model, dict(zip(names, unflatten(flat, params))), (x,)), y)
-
-    return torch.func.jacrev(torch.func.jacrev(loss_of))(flatten(params))  # reverse-over-reverse: no forward-mode AD
-
-
-class HessianVectorProduct:
-    """v ↦ H v for H = ∇²_θ loss at the current parameters θ = `params` (the gradient's graph is built once).
-
-    members=False: vectors are (n,). members=True: every tensor in `params` has a leading member axis and `loss` is
-    the sum of the members' own losses, so H is block-diagonal and rows (E, n) give each member's own product."""
-
-    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, members: bool = False):
-        self.params, self.members = params, params[0].shape[0] if members else None
-        self.like = [p[0] for p in params] if members else params
-        self.grads = torch.autograd.grad(loss, params, create_graph=True)
-        self.size = sum(t.numel() for t in self.like)
-        self.dtype, self.device = params[0].dtype, params[0].device
-
-    def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        single = self.members is None
-        vs = unflatten(v, self.params) if single else unflatten_rows(v, self.like)
-        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=vs, retain_graph=True)
-        return (flatten(hv) if single else flatten_rows(hv)).detach()
-
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """H V for the columns of V (n, m), in one batched backward pass (members=False)."""
-        require(self.members is None, "matmat", "a single model's operator (members=False)", "an ensemble's")
-        hv = torch.autograd.grad(self.grads, self.params, grad_outputs=unflatten_rows(V.T, self.params),
-                                 retain_graph=True, is_grads_batched=True)
-        return flatten_rows(hv).T.detach()
-
-
-def HessianOperator(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor) -> HessianVectorProduct:
-    """v ↦ H v for H = ∇²_θ criterion(model(x), y) at the model's current parameters."""
-    return HessianVectorProduct(criterion(model(x), y), _params(model))
-
-
-def lanczos(matvec, size: int, steps: int, *, members: int | None = None, dtype=torch.float64, device=None,
-            seed: int = 0, start: torch.Tensor | None = None):
-    """Lanczos with full reorthogonalization on a symmetric operator — or on E of them at once (members=E: matvec
-    maps (E, n) → (E, n)).
-
-    Returns (alpha, beta, Q): T = tridiagonal(alpha, beta) of size m = min(steps, n), and the orthonormal basis Q
-    (m × n); with members, each has a leading member axis. The Ritz values eigvalsh(T) approximate the extreme
-    eigenvalues; (eigenvectors of T)[0]² are the quadrature weights of stochastic Lanczos quadrature. When a Krylov
-    space becomes invariant (β ≈ 0), the next vector is a fresh random one orthogonal to the basis and β = 0 there:
-    T splits into exact blocks, and the quadrature weights of the later blocks are 0.
-    """
-    require_int("steps", steps, at_least=1)
-    single = members is None
-    E = 1 if single else members
-    steps = min(steps, size)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    draw = lambda: torch.randn(E, size, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
-    q = draw() if start is None else start.reshape(E, size).to(device=device, dtype=dtype)
-    q = q / q.norm(dim=1, keepdim=True)
-    apply = (lambda v: matvec(v[0])[None]) if single else matvec
-    Q = torch.zeros(E, steps, size, dtype=dtype, device=device)
-    alpha = torch.zeros(E, steps, dtype=dtype, device=device)
-    beta = torch.zeros(E, max(steps - 1, 0), dtype=dtype, device=device)
-    b = torch.zeros(E, dtype=dtype, device=device)
-
-    def orthogonalize(w, j):
-        for _ in range(2):  # full reorthogonalization (twice is enough)
-            w = w - torch.einsum("ejn,ej->en", Q[:, : j + 1], torch.einsum("ejn,en->ej", Q[:, : j + 1], w))
-        return w
-
-    for j in range(steps):
-        Q[:, j] = q
-        w = apply(q)
-        a = (w * q).sum(1)
-        w = w - a[:, None] * q
-        if j > 0:
-            w = w - b[:, None] * Q[:, j - 1]
-        w = orthogonalize(w, j)
-        alpha[:, j] = a
-        if j + 1 < steps:
-            b = w.norm(dim=1)
-            stuck = b <= 1e-10 * alpha[:, : j + 1].abs().amax(1).clamp_min(1.0)
-            if bool(stuck.any()):
-                w = torch.where(stuck[:, None], orthogonalize(draw(), j), w)
-                b = torch.where(stuck, torch.zeros_like(b), b)
-            beta[:, j] = b
-            q = w / w.norm(dim=1, keepdim=True)
-    return (alpha[0], beta[0], Q[0]) if single else (alpha, beta, Q)
-
-
-def tridiagonal(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """tridiag(beta, alpha, beta); batched over leading axes."""
-    return torch.diag_embed(alpha) + torch.diag_embed(beta, 1) + torch.diag_embed(beta, -1)
-
-
-def top_eigenvalues(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, k: int = 1,
-                    method: str = "lanczos", lanczos_steps: int = 20, seed: int = 0) -> torch.Tensor:
-    """The k largest Hessian eigenvalues of criterion(model(x), y), in decreasing order.
-
-    method: "lanczos" (full reorthogonalization, `lanczos_steps` HVPs; what the training probes use, as the authors'
-    10-step Lanczos did), "pyhessian" (PyHessian's power iteration, wrapped), or "exact" (dense Hessian; small
-    models only).
-    """
-    require_choice("method", method, METHODS)
-    if method == "pyhessian":
-        require_int("k", k, at_least=1)
-        return pyhessian_top_eigenvalues(model, criterion, x, y, k=k, seed=seed)
-    return hessian_eigenvalues(model, criterion, (x, y), k, method=method, lanczos_steps=lanczos_steps, seed=seed)
-
-
-@contextlib.contextmanager
-def _pyhessian_guard(model: nn.Module, seed: int):
-    """What PyHessian changes behind the caller's back, undone: it switches the model to eval mode, leaves a graph
-    in every `.grad`, draws start vectors from torch's global RNG in the default dtype, and warns about
-    `backward(create_graph=True)`."""
-    was_training = model.training
-    saved_grads = [p.grad for p in model.parameters()]
-    for p in model.parameters():
-        p.grad = None
-    dtype = model_dtype(model)
-    previous_default = torch.get_default_dtype()
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.manual_seed(seed)
-        torch.set_default_dtype(dtype)
-        try:
-            yield
-        finally:
-            torch.set_default_dtype(previous_default)
-            model.train(was_training)
-            for p, g in zip(model.parameters(), saved_grads):
-                p.grad = g
-
-
-def model_dtype(model: nn.Module) -> torch.dtype:
-    return next(model.parameters()).dtype
-
-
-def pyhessian_top_eigenvalues(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, k: int = 1,
-                              max_iter: int = 1000, tol: float = 1e-8, seed: int = 0) -> torch.Tensor:
-    """PyHessian's `hessian(...).eigenvalues()` (power iteration with deflation), with its side effects undone."""
-    from pyhessian import hessian as PyHessian
-
-    with _pyhessian_guard(model, seed):
-        h = PyHessian(model, criterion, data=(x, y), cuda=x.is_cuda)
-        values, _ = h.eigenvalues(maxIter=max_iter, tol=tol, top_n=k)
-        del h
-    return torch.tensor(values, dtype=torch.float64)
-
-
-# ------------------------------------------------------------------------ spectral density and trace estimators
-def slq(matvec, size: int, vectors: int = 10, steps: int = 50, *, dtype=torch.float64, device=None, seed: int = 0):
-    """Stochastic Lanczos quadrature (Ghorbani et al. 2019; Yao et al. 2020) on a symmetric operator.
-
-    For each of `vectors` random Rademacher start vectors, `steps` Lanczos steps (full reorthogonalization) give the
-    Ritz values (nodes) and the squared first components of their eigenvectors (weights): a quadrature rule for the
-    spectral measure seen from that vector. Averaged over vectors, Σ weights·f(nodes) estimates (1/n) tr f(H).
-    Returns (nodes, weights), each of shape (vectors, m); rows of weights sum to 1.
-    """
-    require_int("vectors", vectors, at_least=1)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    nodes, weights = [], []
-    for _ in range(vectors):
-        v = torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1
-        alpha, beta, _ = lanczos(matvec, size, steps, dtype=dtype, device=device, start=v)
-        theta, U = torch.linalg.eigh(tridiagonal(alpha, beta))
-        m = min(steps, size)
-        node, weight = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
-        node[: len(theta)], weight[: len(theta)] = theta.double().cpu(), (U[0] ** 2).double().cpu()
-        nodes.append(node)
-        weights.append(weight)
-    return torch.stack(nodes), torch.stack(weights)
-
-
-def spectral_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The SLQ quadrature smoothed with a Gaussian of width sigma, averaged over vectors: a density on `grid`."""
-    kernel = torch.exp(-0.5 * ((grid[:, None, None] - nodes[None]) / sigma) ** 2) / (sigma * (2 * torch.pi) ** 0.5)
-    return (kernel * weights[None]).sum(-1).mean(-1)
-
-
-def exact_density(eigenvalues: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The exact spectrum smoothed the same way (each eigenvalue with weight 1/n)."""
-    kernel = torch.exp(-0.5 * ((grid[:, None] - eigenvalues[None]) / sigma) ** 2) / (sigma * (2 * torch.pi) ** 0.5)
-    return kernel.mean(-1)
-
-
-def hutchinson_trace(matvec, size: int, samples: int = 100, *, dtype=torch.float64, device=None, seed: int = 0,
-                     matmat=None, block: int = 32):
-    """Hutchinson's estimator tr H ≈ mean of vᵀHv over Rademacher v. Returns (estimate, standard error).
-
-    Unlike PyHessian's `trace()`, every sample is kept (PyHessian stops early when an estimate is negative).
-    With `matmat` (V ↦ H V for the columns of V) the same vectors are applied `block` at a time."""
-    require_int("samples", samples, at_least=1)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    draw = lambda: (torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1).to(
-        device=device, dtype=dtype)
-    values = []
-    if matmat is None:
-        for _ in range(samples):
-            v = draw()
-            values.append(float(torch.dot(v, matvec(v))))
-    else:
-        require_int("block", block, at_least=1)
-        for start in range(0, samples, block):
-            V = torch.stack([draw() for _ in range(min(block, samples - start))], 1)
-            values += (V * matmat(V)).sum(0).tolist()
-    values = torch.tensor(values, dtype=torch.float64)
-    stderr = float(values.std(unbiased=True) / samples ** 0.5) if samples > 1 else float("nan")
-    return float(values.mean()), stderr
-
-
-@torch.no_grad()
-def loss_along(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, direction: torch.Tensor,
-               alphas) -> torch.Tensor:
-    """criterion(model_{θ + α d}(x), y) for each α: the loss along a direction d in parameter space (θ restored)."""
-    params = _params(model)
-    start = [p.detach().clone() for p in params]
-    d = unflatten(direction.to(start[0]), params)
-    out = []
-    try:
-        for a in alphas:
-            for p, p0, di in zip(params, start, d):
-                p.copy_(p0 + float(a) * di)
-            out.append(float(criterion(model(x), y)))
-    finally:
-        for p, p0 in zip(params, start):
-            p.copy_(p0)
-    return torch.tensor(out, dtype=torch.float64)
-
-
-# ------------------------------------------------------------------- library API: a model, a loss and its data
+# ------------------------------------------------------------------------------------------------ the operator
 def as_batches(data):
     """An (inputs, targets) pair → [(inputs, targets)]; any other iterable of (inputs, targets) batches as it is
     (a DataLoader is read once per Hessian-vector product; a one-shot iterator is read into a list first)."""
@@ -284,100 +56,134 @@ def _batch_pair(batch, device):
     return x.to(device), y.to(device)
 
 
-class DataHessianOperator:
-    """v ↦ H v, H = ∇²_θ L for the data-set loss L(θ) = (1/N) Σ_b n_b · loss_fn(model(x_b), y_b), n_b the size of
-    batch b and N = Σ_b n_b (the sum Σ_b loss_fn(...) when loss_fn has reduction="sum").
+class HessianOperator:
+    """H = ∇²_θ L, L(θ) = Σ_b w_b · loss_fn(model(x_b), y_b) over the batches b of `data`, w_b = n_b / N for a loss
+    that averages (reduction "mean", or a plain callable; N = Σ_b n_b) and 1 for reduction "sum".
 
-    Batches are streamed: each product (or `matmat` of several vectors at once) runs a forward and two backward
-    passes per batch, in the memory of one batch. For one (inputs, targets) pair `HessianOperator` keeps the graph.
+    model: an nn.Module (its trainable parameters), or an ensemble — `.params`, tensors with a leading member axis
+    E, and `model(x)` → outputs of every member — whose loss_fn returns the members' losses, shape (E,) (a member
+    whose loss is not finite contributes 0). data: an (inputs, targets) pair — whose gradient graph is built once
+    and kept for every product — or an iterable of such batches (a DataLoader), streamed: each product runs one
+    forward and two backward passes per batch, in the memory of one batch. `HessianOperator(model, loss_fn, inputs,
+    targets)` is the pair.
+
+    `op(v)`, `op @ v`: H v for v (n,) — rows (E, n) for an ensemble; `op.matmat(V)`: H V for the columns of V (n, m)
+    in one batched backward pass; `op.dense()`: the exact Hessian (n, n) — (E, n, n) —, small models only.
     """
 
-    def __init__(self, model: nn.Module, loss_fn, data):
-        self.model, self.loss_fn, self.data = model, loss_fn, as_batches(data)
+    def __init__(self, model, loss_fn, data, targets=None):
+        require(callable(loss_fn), "loss_fn", "a callable loss_fn(outputs, targets), e.g. an nn.Module", loss_fn)
+        if targets is not None:
+            data = (data, targets)
+        if isinstance(model, nn.Module):
+            self.members, params = None, trainable_parameters(model)
+        else:
+            require(hasattr(model, "params") and callable(model), "model",
+                    "a torch.nn.Module, or an ensemble (`.params` with a leading member axis, callable)",
+                    type(model).__name__)
+            params = list(model.params)
+            self.members = params[0].shape[0]
+        self.model, self.loss_fn, self.params = model, loss_fn, params
+        self.batches = as_batches(data)
         self.mean = _mean_weight(loss_fn)
-        self.params = _params(model)
-        self.size = sum(p.numel() for p in self.params)
-        self.dtype, self.device = self.params[0].dtype, self.params[0].device
+        self.like = [p[0] for p in params] if self.members else params
+        self.size = sum(t.numel() for t in self.like)
+        self.dtype, self.device = params[0].dtype, params[0].device
+        self._kept = None  # the gradient graph of a single (inputs, targets) pair
 
-    def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        return self.matmat(v[:, None])[:, 0]
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.size, self.size
 
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """H V for the columns of V (n, m): one pass over the data, one batched backward per batch."""
-        V = V.to(device=self.device, dtype=self.dtype)
-        out, count = torch.zeros_like(V), 0
-        for batch in self.data:
-            x, y = _batch_pair(batch, self.device)
-            n = x.shape[0]
-            loss = self.loss_fn(self.model(x), y)
-            out += HessianVectorProduct(loss * n if self.mean else loss, self.params).matmat(V)
-            count += n
+    def _gradient(self, batch, weighted: bool):
+        """(∇_θ of the batch's loss with its graph, n_b); the loss times n_b when `weighted`."""
+        x, y = _batch_pair(batch, self.device)
+        with evaluating(self.model), probing():
+            losses = self.loss_fn(self.model(x), y)
+        if self.members is None:
+            require(isinstance(losses, torch.Tensor) and losses.ndim == 0, "loss_fn",
+                    "a loss returning a scalar (reduction 'mean' or 'sum')", _shape(losses))
+            loss = losses
+        else:
+            E = self.members
+            require(isinstance(losses, torch.Tensor) and losses.shape == (E,), "loss_fn",
+                    f"a function returning the {E} members' losses, shape ({E},)", _shape(losses))
+            loss = torch.where(torch.isfinite(losses), losses, torch.zeros_like(losses)).sum()
+        return torch.autograd.grad(loss * x.shape[0] if weighted else loss, self.params, create_graph=True), x.shape[0]
+
+    def _apply(self, product):
+        """Σ_b w_b product(∇_θ loss_b): one kept graph for a single pair, else one pass over the data."""
+        if isinstance(self.batches, list) and len(self.batches) == 1:
+            if self._kept is None:
+                self._kept = self._gradient(self.batches[0], weighted=False)[0]
+            return product(self._kept)
+        total, count = None, 0
+        for batch in self.batches:
+            grads, n = self._gradient(batch, weighted=self.mean)
+            out = product(grads)
+            total, count = (out if total is None else total + out), count + n
         require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
                 "empty")
-        return out / count if self.mean else out
+        return total / count if self.mean else total
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        """H v for v (n,), or for rows (E, n) of an ensemble."""
+        v = v.to(device=self.device, dtype=self.dtype)
+        single = self.members is None
+        vs = unflatten(v, self.params) if single else unflatten_rows(v, self.like)
+
+        def product(grads):
+            hv = torch.autograd.grad(grads, self.params, grad_outputs=vs, retain_graph=True)
+            return (flatten(hv) if single else flatten_rows(hv)).detach()
+
+        return self._apply(product)
+
+    matvec = __call__
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for the columns of V (n, m), in one batched backward pass per batch (a single model's operator)."""
+        require(self.members is None, "matmat", "a single model's operator (an ensemble's takes rows, op(V))",
+                "an ensemble's")
+        V = V.to(device=self.device, dtype=self.dtype)
+        grad_outputs = unflatten_rows(V.T, self.params)
+
+        def product(grads):
+            hv = torch.autograd.grad(grads, self.params, grad_outputs=grad_outputs, retain_graph=True,
+                                     is_grads_batched=True)
+            return flatten_rows(hv).T.detach()
+
+        return self._apply(product)
+
+    def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matmat(v) if self.members is None and v.ndim == 2 else self(v)
+
+    def dense(self, block: int = 64) -> torch.Tensor:
+        """The exact Hessian, (n, n) — (E, n, n) for an ensemble — from `block` products at a time."""
+        require_int("block", block, at_least=1)
+        n = self.size
+        eye = torch.eye(n, dtype=self.dtype, device=self.device)
+        if self.members is None:
+            return torch.cat([self.matmat(eye[:, i:i + block]) for i in range(0, n, block)], 1)
+        return torch.stack([self(eye[i].expand(self.members, n)) for i in range(n)], -1)
 
 
-def hessian_operator(model: nn.Module, loss_fn, data):
-    """The Hessian of the data-set loss as a matvec v ↦ H v (with .matmat, .size, .dtype, .device): `HessianOperator`
-    for one (inputs, targets) pair (graph kept), `DataHessianOperator` for an iterable of batches (streamed)."""
-    require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
-    require(callable(loss_fn), "loss_fn", "a callable loss_fn(outputs, targets), e.g. an nn.Module", loss_fn)
-    batches = as_batches(data)
-    if isinstance(batches, list) and len(batches) == 1:
-        _mean_weight(loss_fn)
-        x, y = _batch_pair(batches[0], next(model.parameters()).device)
-        return HessianOperator(model, loss_fn, x, y)  # one batch: weight n/N = 1
-    return DataHessianOperator(model, loss_fn, batches)
+def _shape(value):
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
 
 
-def data_exact_hessian(model: nn.Module, loss_fn, data) -> torch.Tensor:
-    """The dense Hessian of the data-set loss (small models only): Σ_b (n_b/N) ∇²_θ loss_fn(model(x_b), y_b)."""
-    mean, device = _mean_weight(loss_fn), next(model.parameters()).device
-    total, count = None, 0
-    for batch in as_batches(data):
-        x, y = _batch_pair(batch, device)
-        H = exact_hessian(model, loss_fn, x, y) * (x.shape[0] if mean else 1)
-        total, count = (H if total is None else total + H), count + x.shape[0]
-    require(count > 0, "data", "at least one non-empty batch (a one-shot iterator is used up by one call)",
-            "empty")
-    return total / count if mean else total
-
-
-LIBRARY_METHODS = ("lanczos", "exact")
-
-
-def hessian_eigenvalues(model: nn.Module, loss_fn, data, k: int = 1, *, method: str = "lanczos",
-                        lanczos_steps: int = 20, seed: int = 0) -> torch.Tensor:
-    """The k largest eigenvalues of the Hessian of the data-set mean loss, in decreasing order, shape (k,).
-
-    data: an (inputs, targets) pair or an iterable of batches (batches weighted by their size). method: "lanczos"
-    (max(lanczos_steps, k) Hessian-vector products, full reorthogonalization) or "exact" (dense Hessian).
-    """
-    require_choice("method", method, LIBRARY_METHODS)
-    require_int("k", k, at_least=1)
-    if method == "exact":
-        return torch.linalg.eigvalsh(data_exact_hessian(model, loss_fn, data)).flip(0)[:k]
-    op = hessian_operator(model, loss_fn, data)
-    alpha, beta, _ = lanczos(op, op.size, max(lanczos_steps, k), dtype=op.dtype, device=op.device, seed=seed)
-    return torch.linalg.eigvalsh(tridiagonal(alpha, beta)).flip(0)[:k].detach()
+# ------------------------------------------------------------------- library API: a model, a loss and its data
+class Eigenvalues(NamedTuple):
+    """The k largest Hessian eigenvalues, decreasing, (k,) — (E, k) for an ensemble — and for each its Lanczos
+    residual ‖H y − λ y‖ (y its Ritz vector): some eigenvalue of H lies within it of λ — for a converged top value,
+    λ_max itself; 0 when exact."""
+    values: torch.Tensor
+    residuals: torch.Tensor
 
 
 class TraceEstimate(NamedTuple):
-    """tr H and the standard error of the estimate (0 for the exact trace)."""
-    value: float
-    stderr: float
-
-
-def hessian_trace(model: nn.Module, loss_fn, data, *, samples: int = 100, method: str = "hutchinson",
-                  seed: int = 0) -> TraceEstimate:
-    """tr H of the data-set mean loss: Hutchinson's estimate from `samples` Rademacher vectors with its standard
-    error (method="hutchinson"), or the trace of the dense Hessian (method="exact")."""
-    require_choice("method", method, ("hutchinson", "exact"))
-    if method == "exact":
-        return TraceEstimate(float(torch.diagonal(data_exact_hessian(model, loss_fn, data)).sum()), 0.0)
-    op = hessian_operator(model, loss_fn, data)
-    return TraceEstimate(*hutchinson_trace(op, op.size, samples, dtype=op.dtype, device=op.device, seed=seed,
-                                           matmat=op.matmat))
+    """tr H and the standard error of the estimate (0 for the exact trace): shape () — (E,) for an ensemble."""
+    value: torch.Tensor
+    stderr: torch.Tensor
 
 
 class Spectrum(NamedTuple):
@@ -392,9 +198,85 @@ class Spectrum(NamedTuple):
         return spectral_density(self.nodes, self.weights, torch.as_tensor(grid, dtype=torch.float64), sigma)
 
 
-def hessian_spectrum(model: nn.Module, loss_fn, data, *, vectors: int = 10, steps: int = 50,
-                     seed: int = 0) -> Spectrum:
-    """The spectral density of the Hessian of the data-set mean loss by stochastic Lanczos quadrature: `vectors`
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", torch.float64)
+
+
+def hessian_eigenvalues(model, loss_fn, data, k: int = 1, *, method: str = "lanczos", lanczos_steps: int = 20,
+                        seed: int = 0) -> Eigenvalues:
+    """The k largest eigenvalues of the Hessian of the data-set loss (`HessianOperator`), in decreasing order.
+
+    data: an (inputs, targets) pair or an iterable of batches (batches weighted by their size). method: "lanczos"
+    (max(lanczos_steps, k) Hessian-vector products, full reorthogonalization, start vector from `seed`) or "exact"
+    (dense Hessian; small models only). k ≤ the number of parameters.
+    """
+    require_choice("method", method, METHODS)
+    require_int("k", k, at_least=1)
+    require_int("lanczos_steps", lanczos_steps, at_least=1)
+    op = HessianOperator(model, loss_fn, data)
+    require(k <= op.size, "k", f"<= {op.size}, the number of trainable parameters", k)
+    if method == "exact":
+        values = _cpu(torch.linalg.eigvalsh(op.dense()).flip(-1)[..., :k])
+        return Eigenvalues(values, torch.zeros_like(values))
+    values, bounds = ritz(lanczos(op, op.size, max(lanczos_steps, k), seed=seed), k)
+    return Eigenvalues(_cpu(values), _cpu(bounds))
+
+
+def hessian_trace(model, loss_fn, data, *, samples: int = 100, method: str = "hutchinson",
+                  seed: int = 0) -> TraceEstimate:
+    """tr H of the data-set loss: Hutchinson's estimate from `samples` (≥ 2) Rademacher vectors with its standard
+    error (method="hutchinson"), or the trace of the dense Hessian (method="exact")."""
+    require_choice("method", method, ("hutchinson", "exact"))
+    require_int("samples", samples, at_least=2)
+    op = HessianOperator(model, loss_fn, data)
+    if method == "exact":
+        value = _cpu(torch.diagonal(op.dense(), dim1=-2, dim2=-1).sum(-1))
+        return TraceEstimate(value, torch.zeros_like(value))
+    return TraceEstimate(*hutchinson_trace(op, op.size, samples, seed=seed))
+
+
+def hessian_spectrum(model, loss_fn, data, *, vectors: int = 10, steps: int = 50, seed: int = 0) -> Spectrum:
+    """The spectral density of the Hessian of the data-set loss by stochastic Lanczos quadrature: `vectors`
     Rademacher start vectors × `steps` Lanczos steps (full reorthogonalization). See `Spectrum.density`."""
-    op = hessian_operator(model, loss_fn, data)
-    return Spectrum(*slq(op, op.size, vectors, steps, dtype=op.dtype, device=op.device, seed=seed))
+    require_int("vectors", vectors, at_least=1)
+    require_int("steps", steps, at_least=1)
+    op = HessianOperator(model, loss_fn, data)
+    return Spectrum(*slq(op, op.size, vectors, steps, seed=seed))
+
+
+@torch.no_grad()
+def loss_along(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, direction: torch.Tensor,
+               alphas) -> torch.Tensor:
+    """criterion(model_{θ + α d}(x), y) for each α: the loss along a direction d in parameter space (θ restored;
+    evaluated in eval mode, as the Hessian)."""
+    params = trainable_parameters(model)
+    start = [p.detach().clone() for p in params]
+    d = unflatten(direction.to(start[0]), params)
+    out = []
+    try:
+        with evaluating(model), probing():
+            for a in alphas:
+                for p, p0, di in zip(params, start, d):
+                    p.copy_(p0 + float(a) * di)
+                out.append(float(criterion(model(x), y)))
+    finally:
+        for p, p0 in zip(params, start):
+            p.copy_(p0)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+# ------------------------------------------------------------------ transitional: names the topics still import
+# spiral/experiment.py calls top_eigenvalues, cycle/experiment.py exact_hessian; both become the API above
+# (hessian_eigenvalues(...).values, HessianOperator(...).dense()) when the topics move, and these two go. The cycle
+# topic also imports slq, hutchinson_trace (experiment) and exact_density, spectral_density (figures) from here:
+# their home is `estimators`.
+def top_eigenvalues(model, criterion, x, y, k: int = 1, method: str = "lanczos", lanczos_steps: int = 20,
+                    seed: int = 0) -> torch.Tensor:
+    """`hessian_eigenvalues(model, criterion, (x, y), k, ...).values`."""
+    return hessian_eigenvalues(model, criterion, (x, y), k, method=method, lanczos_steps=lanczos_steps,
+                               seed=seed).values
+
+
+def exact_hessian(model, criterion, x, y) -> torch.Tensor:
+    """`HessianOperator(model, criterion, (x, y)).dense()`."""
+    return HessianOperator(model, criterion, (x, y)).dense()

@@ -24,12 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .curvature import HessianVectorProduct, lanczos, tridiagonal
+from .curvature import hessian_eigenvalues
 from .data import Dataset
 from .losses import LOSSES, GammaSchedule, per_member_losses
 from .models import MLP
-from .runtime import Checkpoint
-from .training import EnsembleLog, EnsembleModel, Probe, descend
+from .training import Descent, EnsembleLog, EnsembleModel, Probe, descend
 from .validation import ConfigError, require, require_choice, require_int
 
 
@@ -324,46 +323,27 @@ class GammaBank:
 
 
 # ----------------------------------------------------------------------------------------------- training
-def train_ensemble(model: EnsembleModel, data: Dataset, *, loss: str = "dce",
-                   schedules: GammaSchedule | Sequence[GammaSchedule | None] | None = None,
-                   lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
-                   eval_sets: dict[str, Dataset] | None = None, probes: Sequence[Probe] = (),
-                   checkpoint: Checkpoint | None = None, progress: bool = False,
-                   description: str = "ensemble", keep_final_state: bool = False,
-                   early_steps: int = 0) -> EnsembleLog:
-    """Full-batch GD of every member on its own (dynamical) loss: θ_e ← θ_e − η_e ∇ F_e(θ_e, t).
+def train_ensemble(model: EnsembleModel, data: Dataset, *,
+                   schedules: GammaSchedule | Sequence[GammaSchedule | None] | None = None, **options) -> EnsembleLog:
+    """Full-batch GD of every member on its own (dynamical) loss: θ_e ← θ_e − η_e ∇ F_e(θ_e, t) (`training.descend`).
 
     schedules: one GammaSchedule for all members, one per member (None = plain loss, Γ ≡ 1), or None for all.
-    At each recorded step t (t % record_every == 0, and the last step) the training objective, static loss and
-    accuracy of θ_t are kept, and every set in `eval_sets` is evaluated. A member whose objective turns non-finite
-    is recorded as diverged at that step (its later values are NaN); the others go on.
-    early_steps: also keep the objective at every step t ≤ early_steps — the drift check's anchor, short enough that
-    float32 rounding differences between CPU kernels stay small in chaotic runs (they reach 50 % by step 400).
+    options: those of `training.Descent` — steps, loss, lr (one per member or one for all), record_every,
+    eval_sets, probes, early_steps, keep_final_state, checkpoint, progress, description. A member whose objective
+    turns non-finite is recorded as diverged at that step (its later values are NaN); the others go on.
+    early_steps: short enough that float32 rounding differences between CPU kernels stay small in chaotic runs
+    (they reach 50 % by step 400).
     """
-    require_choice("loss", loss, LOSSES)
+    options = Descent(**{"description": "ensemble", **options})
     E = model.size
     if schedules is None or isinstance(schedules, GammaSchedule):
         schedules = [schedules] * E
     require(len(schedules) == E, "schedules", f"one per member ({E})", len(schedules))
     gammas = GammaBank(list(schedules), data.num_classes, data.x.dtype, data.x.device)
-    return descend(model, data, gammas, loss=loss, lr=lr, steps=steps, record_every=record_every,
-                   eval_sets=eval_sets, probes=probes, checkpoint=checkpoint, progress=progress,
-                   description=description, keep_final_state=keep_final_state, early_steps=early_steps)
+    return descend(model, data, gammas, options)
 
 
 # ---------------------------------------------------------------------------------------- Hessian probes
-def ensemble_top_eigenvalue(model: EnsembleModel, criterion, x: torch.Tensor, lanczos_steps: int = 20,
-                            seed: int = 0) -> torch.Tensor:
-    """λ_max of each member's Hessian of criterion(logits (E, P, C)) -> (E,) losses, shape (E,): Lanczos on the
-    Hessian of the sum of the members' losses, which is block-diagonal (a member whose loss is not finite adds 0)."""
-    losses = criterion(model(x))
-    losses = torch.where(torch.isfinite(losses), losses, torch.zeros_like(losses))
-    op = HessianVectorProduct(losses.sum(), model.params, members=True)
-    alpha, beta, _ = lanczos(op, op.size, lanczos_steps, members=op.members, dtype=op.dtype, device=op.device,
-                             seed=seed)
-    return torch.linalg.eigvalsh(tridiagonal(alpha, beta))[:, -1].detach()
-
-
 def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps: int = 20,
                   name: str = "hessian_max") -> Probe:
     """λ_max of ∇²F(θ_t, t) of every member, on the whole training set, every `every` steps."""
@@ -374,7 +354,7 @@ def hessian_probe(data: Dataset, loss: str, schedules, every: int, lanczos_steps
         sched = schedules if isinstance(schedules, (list, tuple)) else [schedules] * model.size
         gamma = torch.as_tensor(GammaBank(sched, data.num_classes, data.x.dtype, data.x.device).table(t, t + 1)[0],
                                 dtype=data.x.dtype, device=data.x.device)
-        return ensemble_top_eigenvalue(model, lambda z: per_member_losses(loss, z, data.y, gamma)[0], data.x,
-                                       lanczos_steps=lanczos_steps)
+        objective = lambda z, y: per_member_losses(loss, z, y, gamma)[0]
+        return hessian_eigenvalues(model, objective, (data.x, data.y), lanczos_steps=lanczos_steps).values[:, 0]
 
     return Probe(name, every, fn)

@@ -12,6 +12,7 @@ Initializations (`init`):
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -57,6 +58,41 @@ def torch_device(device) -> torch.device | None:
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={device!r} is not allowed: no CUDA device is available (use 'cpu')")
     return parsed
+
+
+# ----------------------------------------------------------------------- what every probe needs of a model
+@contextlib.contextmanager
+def evaluating(model):
+    """The model in eval mode; on exit every module's own mode is back, and so is any buffer that changed."""
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = [(m, name, b, b._version, b.detach().clone()) for m in model.modules()
+               for name, b in m._buffers.items() if b is not None]
+    for m, _ in modes:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+        for m, name, b, version, saved in buffers:
+            if m._buffers.get(name) is not b or b._version != version:
+                m._buffers[name] = b
+                with torch.no_grad():
+                    b.copy_(saved)
+
+
+def trainable_parameters(model: nn.Module) -> list[torch.Tensor]:
+    """The parameters with requires_grad; a model without any is a ConfigError naming `model`."""
+    require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
+    params = list(model.parameters())
+    trainable = [p for p in params if p.requires_grad]
+    found = f"{type(model).__name__} with no parameters" if not params else \
+        f"{type(model).__name__} with all {len(params)} parameter tensors frozen (requires_grad=False)"
+    require(len(trainable) > 0, "model", "a model with trainable parameters (requires_grad=True)", found)
+    return trainable
 
 
 class MLP(nn.Sequential):

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from .validation import require
+from .models import evaluating
+from .validation import ConfigError, require
 
 
 def jacobian(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -29,14 +30,29 @@ def ntk_from_jacobian(J: torch.Tensor) -> torch.Tensor:
 
 
 def empirical_ntk(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Θ on the points x (a batch of n inputs), shape (n, n). A closed form for ReLU MLPs (`mlp_ntk`), torch.func
-    otherwise (any model whose forward maps a batch to logits (n, C) sample by sample: no batch norm in train mode)."""
+    """Θ on the points x (a batch of n inputs), shape (n, n), of the model in eval mode (modes and buffers restored
+    after, as for the Hessian). A closed form for ReLU MLPs (`mlp_ntk`), torch.func otherwise: any model whose
+    forward maps a batch to logits (n, C) sample by sample and that torch.func can differentiate per sample (vmap of
+    jacrev). Another model (outputs that are not one (n, C) tensor, recurrent layers torch.func cannot batch) is a
+    ConfigError naming `model`."""
     require(isinstance(model, nn.Module), "model", "a torch.nn.Module", type(model).__name__)
     require(isinstance(x, torch.Tensor) and x.ndim >= 2, "inputs", "a tensor with a batch dimension, (n, ...)",
             tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__)
-    if _is_relu_mlp(model):
-        return mlp_ntk(model, x)
-    return ntk_from_jacobian(jacobian(model, x))
+    with evaluating(model):
+        if _is_relu_mlp(model):
+            return mlp_ntk(model, x)
+        with torch.no_grad():
+            out = model(x[:1])
+        require(isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] == 1, "model",
+                "a model whose output is one tensor of logits (n, C)",
+                f"{type(model).__name__} returning {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        try:
+            J = jacobian(model, x)
+        except (RuntimeError, NotImplementedError) as error:
+            first = str(error).strip().splitlines()[0][:200]
+            raise ConfigError(f"model={type(model).__name__} is not allowed: model must be one that torch.func can "
+                              f"differentiate sample by sample (vmap of jacrev); it failed with: {first}") from None
+        return ntk_from_jacobian(J)
 
 
 def ntk_max_eigenvalue(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

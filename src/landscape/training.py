@@ -6,8 +6,9 @@ F(θ_t, t), its static counterpart (A = 1), the training accuracy, the evaluatio
 as diverged at that step; its later values are NaN, the others go on, and the loop stops once every member has
 diverged. Interrupted runs resume from a `runtime.Checkpoint`.
 
-`descend` is the loop; `train_full_batch` runs one `nn.Module` through it as an ensemble of one (`ModuleEnsemble`),
-`ensemble.train_ensemble` runs batched ensembles (`ensemble.EnsembleMLP`, `ensemble.EnsembleMyrtle`).
+`descend(model, data, gamma_at, Descent(...))` is the loop, its options one dataclass; `train_full_batch` runs one
+`nn.Module` through it as an ensemble of one (`members.ModuleEnsemble`), `ensemble.train_ensemble` runs batched
+ensembles (`ensemble.EnsembleMLP`, `ensemble.EnsembleMyrtle`). Measurements along the way are `Probe`s.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .data import Dataset
-from .losses import LOSSES, cross_entropy_per_sample, per_member_losses
+from .losses import LOSSES
+# EnsembleModel and evaluate are imported from here by the tests and the ensembles too
+from .members import EnsembleModel, ModuleEnsemble, _describe_set, check_model_fits, evaluate, predictions  # noqa: F401
 from .runtime import Checkpoint
 from .validation import ConfigError, require, require_choice, require_finite, require_int
 
 CHECKPOINT_FORMAT = 2  # version of the state `descend` checkpoints; other versions are ignored (the run restarts)
 SYNC_EVERY = 100  # steps between the host's looks at divergence when no probe is due (a look syncs the device)
+NAN = float("nan")
 
 
 @dataclass
@@ -51,136 +54,6 @@ def require_distinct_names(probes) -> None:
     require(len(set(names)) == len(names), "probes", "probes with distinct names", names)
 
 
-# ------------------------------------------------------------------------------------------------- members
-class EnsembleModel:
-    """E same-shaped networks trained together. `params` is a list of tensors whose first axis is the member;
-    `forward(x)` returns logits of shape (E, P, C) for inputs x (P, …) shared by all members."""
-
-    params: list[torch.Tensor]
-
-    @property
-    def size(self) -> int:
-        return self.params[0].shape[0]
-
-    def forward(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def __call__(self, x: torch.Tensor, params: list[torch.Tensor] | None = None) -> torch.Tensor:
-        return self.forward(x, params)
-
-    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, loss: str):
-        """(objective (E,), static loss (E,), logits (E, P, C), gradients of each member's objective).
-
-        Autograd through the sum of the members' objectives; a member whose objective is not finite contributes
-        nothing to the sum (so no NaN reaches the others)."""
-        logits = self.forward(x)
-        obj, stat = per_member_losses(loss, logits, y, gamma)
-        total = torch.where(torch.isfinite(obj), obj, torch.zeros_like(obj)).sum()
-        grads = torch.autograd.grad(total, self.params)
-        return obj.detach(), stat.detach(), logits.detach(), grads
-
-    def state(self):
-        return [p.detach().clone() for p in self.params]
-
-    def load_state(self, state) -> None:
-        with torch.no_grad():
-            for p, s in zip(self.params, state):
-                p.copy_(s)
-
-    def probe_target(self):
-        """What probes receive as `model`."""
-        return self
-
-
-class ModuleEnsemble(EnsembleModel):
-    """One `nn.Module` as an ensemble of one: logits (1, P, C), its own parameters (no member axis) updated in
-    place. Its objective is the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ} (loss "dce")."""
-
-    def __init__(self, module: nn.Module):
-        self.module = module
-        self.params = [p for p in module.parameters() if p.requires_grad]
-        require(len(self.params) > 0, "model", "a model with trainable parameters", type(module).__name__)
-
-    @property
-    def size(self) -> int:
-        return 1
-
-    def forward(self, x, params=None):
-        require(params is None, "params", "None (a ModuleEnsemble evaluates its module's own parameters)", "given")
-        return self.module(x).unsqueeze(0)
-
-    def loss_and_grad(self, x, y, gamma, loss):
-        require_choice("loss", loss, ("dce",))
-        logits = self.module(x)
-        per_sample = cross_entropy_per_sample(logits, y)
-        objective = (gamma[0][y] * per_sample).mean()
-        grads = torch.autograd.grad(objective, self.params)
-        return objective.detach()[None], per_sample.detach().mean()[None], logits.detach()[None], grads
-
-    def state(self):
-        return {k: v.detach().clone() for k, v in self.module.state_dict().items()}
-
-    def load_state(self, state) -> None:
-        self.module.load_state_dict(state)
-
-    def probe_target(self):
-        return self.module
-
-
-def check_model_fits(model, params: list[torch.Tensor], data: Dataset, logits_shape: tuple) -> None:
-    """A clear error when the model and the data do not go together: dtype, device, input shape, classes.
-
-    Runs the model once on one sample (no gradients; nn.Modules in eval mode, their modes restored after);
-    `logits_shape` is what that must return."""
-    x, p = data.x, params[0]
-    require(p.dtype == x.dtype, "data.x dtype", f"the model's dtype, {p.dtype}", x.dtype)
-    require(p.device == x.device, "data.x device", f"the model's device, {str(p.device)!r}", str(x.device))
-    module = model.module if isinstance(model, ModuleEnsemble) else model
-    modes = [(m, m.training) for m in module.modules()] if isinstance(module, nn.Module) else []
-    for m, _ in modes:
-        m.training = False  # no dropout draws or batch-norm updates in the check
-    try:
-        with torch.no_grad():
-            logits = model(x[:1])
-    except RuntimeError:
-        raise ConfigError(f"data.x sample shape={tuple(x.shape[1:])} is not allowed: data.x samples must fit the "
-                          "model's input layer") from None
-    finally:
-        for m, training in modes:
-            m.training = training
-    require(tuple(logits.shape) == logits_shape, "data.num_classes",
-            f"the model's number of outputs, {logits.shape[-1]}", data.num_classes)
-
-
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    """argmax over classes of (E, P, C) logits (first index on ties, as `Tensor.argmax`). A contiguous copy first:
-    argmax over a strided axis of few classes is ~20× slower on a CPU than the copy."""
-    return logits.contiguous().argmax(-1)
-
-
-@torch.no_grad()
-def evaluate(model: EnsembleModel, data: Dataset, loss: str = "dce", batch: int = 8192):
-    """Static loss and accuracy of every member on `data`: two (E,) tensors."""
-    require_int("batch", batch, at_least=1)
-    E = model.size
-    total = torch.zeros(E, dtype=torch.float64, device=data.x.device)
-    correct = torch.zeros(E, dtype=torch.float64, device=data.x.device)
-    ones = torch.ones(E, data.num_classes, dtype=data.x.dtype, device=data.x.device)
-    for i in range(0, len(data), batch):
-        x, y = data.x[i:i + batch], data.y[i:i + batch]
-        z = model(x)
-        _, static = per_member_losses(loss, z, y, ones)
-        total += static.to(torch.float64) * len(y)
-        correct += (predictions(z) == y).sum(-1).to(torch.float64)
-    return total / len(data), correct / len(data)
-
-
-def _describe_set(data) -> str:
-    if not isinstance(data, Dataset):
-        return type(data).__name__
-    return f"{data.num_classes} classes, samples of shape {tuple(data.x.shape[1:])}, {data.x.dtype}, on {data.x.device}"
-
-
 def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
     allowed = f"a number > 0 or a sequence of {E} such numbers (one per member)"
     try:
@@ -192,6 +65,27 @@ def _lr_tensor(lr, E, dtype, device) -> torch.Tensor:
     for v in values:
         require_finite("lr", float(v), positive=True)
     return torch.as_tensor(values.copy(), dtype=dtype, device=device)
+
+
+class _NoBar:
+    n = 0
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, initial: int, description: str, progress: bool):
+    """tqdm's bar when progress is asked for (tqdm is imported then: the library itself needs torch and numpy only)."""
+    if not progress:
+        bar = _NoBar()
+        bar.n = initial
+        return bar
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=description, mininterval=1.0)
 
 
 # ------------------------------------------------------------------------------------------------- the loop
@@ -214,81 +108,144 @@ class EnsembleLog:
         return self.accuracy[-1]
 
 
-def descend(model: EnsembleModel, data: Dataset, gamma_at: Callable[[int], torch.Tensor], *, loss: str = "dce",
-            lr: float | Sequence[float] = 1.0, steps: int, record_every: int = 1,
-            eval_sets: dict[str, Dataset] | None = None, probes: Sequence[Probe] = (),
-            checkpoint: Checkpoint | None = None, progress: bool = False, description: str = "training",
-            keep_final_state: bool = False, early_steps: int = 0) -> EnsembleLog:
-    """Full-batch GD of every member on its own objective: θ_e ← θ_e − η_e ∇ F_e(θ_e, t).
+@dataclass(frozen=True)
+class Descent:
+    """The options of `descend`, and so of every trainer (`train_ensemble(model, data, schedules=…, **options)`).
 
-    gamma_at(t): Γ(t) of every member, shape (E, C), on the data's device. At each recorded step t
-    (t % record_every == 0, and the last step) the objective, static loss and accuracy of θ_t are kept and every
-    set in `eval_sets` is evaluated. early_steps: also keep the objective at every step t ≤ early_steps (the drift
-    check's anchor for chaotic float32 runs).
+    steps: GD steps (t = 0 … steps are evaluated); loss: one of LOSSES; lr: η, one number or one per member;
+    record_every: keep the curves at t % record_every == 0 and the last step, and evaluate every set of
+    `eval_sets` there; probes: `Probe`s, each on its own schedule; early_steps: also keep the objective at every
+    step t ≤ early_steps (the drift check's anchor for chaotic float32 runs); keep_final_state: return the final
+    parameters; checkpoint: a `runtime.Checkpoint` to resume from and save to; progress, description: the bar.
     """
-    require_choice("loss", loss, LOSSES)
-    require_int("steps", steps, at_least=0)
-    require_int("record_every", record_every, at_least=1)
-    require_int("early_steps", early_steps, at_least=0)
-    require_distinct_names(probes)
-    E, x, y = model.size, data.x, data.y
-    check_model_fits(model, model.params, data, (E, 1, data.num_classes))
+
+    steps: int
+    loss: str = "dce"
+    lr: float | Sequence[float] = 1.0
+    record_every: int = 1
+    eval_sets: dict[str, Dataset] | None = None
+    probes: Sequence[Probe] = ()
+    early_steps: int = 0
+    keep_final_state: bool = False
+    checkpoint: Checkpoint | None = None
+    progress: bool = False
+    description: str = "training"
+
+    def __post_init__(self):
+        require_choice("loss", self.loss, LOSSES)
+        require_int("steps", self.steps, at_least=0)
+        require_int("record_every", self.record_every, at_least=1)
+        require_int("early_steps", self.early_steps, at_least=0)
+        require_distinct_names(self.probes)
+
+
+class _Records:
+    """What `descend` keeps on the device — the curves at the recorded steps, the evaluation sets, the probes, the
+    early objective, each member's first non-finite step — and their checkpointed state."""
+
+    def __init__(self, o: Descent, E: int, device):
+        self.steps = [t for t in range(o.steps + 1) if t % o.record_every == 0 or t == o.steps]
+        self.row_of = {t: i for i, t in enumerate(self.steps)}
+        R, f64 = len(self.steps), dict(dtype=torch.float64, device=device)
+        self.E, self.early_steps = E, o.early_steps
+        self.objective, self.static, self.accuracy = (torch.full((R, E), NAN, **f64) for _ in range(3))
+        self.evals = {k: {"loss": torch.full((R, E), NAN, **f64), "accuracy": torch.full((R, E), NAN, **f64)}
+                      for k in (o.eval_sets or {})}
+        self.probes: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in o.probes}
+        self.early = torch.full((min(o.early_steps, o.steps) + 1 if o.early_steps else 0, E), NAN, **f64)
+        self.first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
+
+    def restore(self, state, model: EnsembleModel) -> int:
+        """The step to start from: 0, or the next step of a checkpoint of this run (model and records restored)."""
+        if state is None or state.get("format") != CHECKPOINT_FORMAT or state.get("records") != len(self.steps) \
+                or state.get("members") != self.E:
+            return 0
+        model.load_state(state["params"])
+        for mine, saved in ((self.objective, "objective"), (self.static, "static"), (self.accuracy, "accuracy"),
+                            (self.first_bad, "first_bad"), (self.early, "early")):
+            mine.copy_(state[saved])
+        for k, d in self.evals.items():
+            d["loss"].copy_(state["evals"][k]["loss"]), d["accuracy"].copy_(state["evals"][k]["accuracy"])
+        self.probes = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
+        return int(state["next_step"])
+
+    def state(self, model: EnsembleModel, next_step: int) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "params": model.state(), "objective": self.objective,
+                "static": self.static, "accuracy": self.accuracy, "evals": self.evals, "probes": self.probes,
+                "first_bad": self.first_bad, "early": self.early, "next_step": next_step,
+                "records": len(self.steps), "members": self.E}
+
+    def record(self, t, obj, stat, logits, data: Dataset, model: EnsembleModel, o: Descent) -> None:
+        """The values of θ_t due at t (members that have diverged: NaN)."""
+        alive = self.first_bad < 0
+        if t < len(self.early):
+            self.early[t] = obj.to(torch.float64)
+        r = self.row_of.get(t)
+        if r is None:
+            return
+        self.objective[r] = torch.where(alive, obj.to(torch.float64), NAN)
+        self.static[r] = torch.where(alive, stat.to(torch.float64), NAN)
+        self.accuracy[r] = torch.where(alive, (predictions(logits) == data.y).to(torch.float64).mean(-1), NAN)
+        for k, other in (o.eval_sets or {}).items():
+            loss, accuracy = evaluate(model, other, o.loss)
+            self.evals[k]["loss"][r] = torch.where(alive, loss, NAN)
+            self.evals[k]["accuracy"][r] = torch.where(alive, accuracy, NAN)
+
+    def log(self, final_state) -> EnsembleLog:
+        diverged = self.first_bad.cpu().numpy()
+        probes = {}
+        for name, d in self.probes.items():
+            s = np.array(sorted(d), dtype=np.int64)
+            v = np.stack([d[k].reshape(self.E).numpy() for k in s]) if len(s) else np.zeros((0, self.E))
+            for e in range(self.E):  # NaN from the divergence on
+                if diverged[e] >= 0:
+                    v[s >= diverged[e], e] = np.nan
+            probes[name] = (s, v)
+        return EnsembleLog(
+            steps=np.array(self.steps, dtype=np.int64), objective=self.objective.cpu().numpy(),
+            static_loss=self.static.cpu().numpy(), accuracy=self.accuracy.cpu().numpy(),
+            evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in self.evals.items()},
+            probes=probes, diverged_at=diverged, final_state=final_state,
+            early_objective=self.early.cpu().numpy() if self.early_steps else None)
+
+
+def _check_eval_sets(data: Dataset, eval_sets) -> None:
+    x = data.x
     for name, other in (eval_sets or {}).items():
         require(isinstance(other, Dataset) and other.num_classes == data.num_classes
                 and other.x.shape[1:] == x.shape[1:] and other.x.dtype == x.dtype and other.x.device == x.device,
                 f"eval_sets[{name!r}]", f"a Dataset like the training data ({data.num_classes} classes, samples of "
                 f"shape {tuple(x.shape[1:])}, {x.dtype}, on {x.device})", _describe_set(other))
-    device, dtype = x.device, x.dtype
-    lr_t = _lr_tensor(lr, E, dtype, device)
-    uniform_lr = bool((lr_t == lr_t[0]).all())
-    lr0 = float(lr_t[0])
+
+
+def descend(model: EnsembleModel, data: Dataset, gamma_at: Callable[[int], torch.Tensor],
+            options: Descent) -> EnsembleLog:
+    """Full-batch GD of every member on its own objective: θ_e ← θ_e − η_e ∇ F_e(θ_e, t), as `options` says.
+
+    gamma_at(t): Γ(t) of every member, shape (E, C), on the data's device. At each step the objective is checked
+    on the device (no sync); the host looks at divergence only where a probe is due, every SYNC_EVERY steps and at
+    the end.
+    """
+    o = options
+    E, x, y, steps = model.size, data.x, data.y, o.steps
+    check_model_fits(model, model.params, data, (E, 1, data.num_classes))
+    _check_eval_sets(data, o.eval_sets)
+    lr_t = _lr_tensor(o.lr, E, x.dtype, x.device)
+    uniform_lr, lr0 = bool((lr_t == lr_t[0]).all()), float(lr_t[0])
     lr_views = [lr_t.view(E, *([1] * (p.dim() - 1))) for p in model.params]
-    eval_sets = eval_sets or {}
-    record = [t for t in range(steps + 1) if t % record_every == 0 or t == steps]
-    R = len(record)
-    row_of = {t: i for i, t in enumerate(record)}
-    nan = float("nan")
-    f64 = dict(dtype=torch.float64, device=device)
-    objective, static, accuracy = (torch.full((R, E), nan, **f64) for _ in range(3))
-    evals = {k: {"loss": torch.full((R, E), nan, **f64), "accuracy": torch.full((R, E), nan, **f64)}
-             for k in eval_sets}
-    probe_values: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in probes}
-    early = torch.full((min(early_steps, steps) + 1 if early_steps else 0, E), nan, **f64)
-    first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
-    start = 0
-    state = checkpoint.load() if checkpoint else None
-    if state is not None and state.get("format") == CHECKPOINT_FORMAT and state.get("records") == R \
-            and state.get("members") == E:
-        model.load_state(state["params"])
-        objective.copy_(state["objective"]), static.copy_(state["static"]), accuracy.copy_(state["accuracy"])
-        for k in evals:
-            evals[k]["loss"].copy_(state["evals"][k]["loss"]), evals[k]["accuracy"].copy_(state["evals"][k]["accuracy"])
-        probe_values = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
-        first_bad.copy_(state["first_bad"])
-        early.copy_(state["early"])
-        start = int(state["next_step"])
+    records = _Records(o, E, x.device)
+    start = records.restore(o.checkpoint.load() if o.checkpoint else None, model)
     params, target = model.params, model.probe_target()
-    bar = tqdm(total=steps + 1, initial=start, desc=description, disable=not progress, mininterval=1.0)
+    bar = _progress_bar(steps + 1, start, o.description, o.progress)
     for t in range(start, steps + 1):
-        obj, stat, logits, grads = model.loss_and_grad(x, y, gamma_at(t), loss)
-        first_bad = torch.where(~torch.isfinite(obj) & (first_bad < 0), t, first_bad)  # on the device: no sync
-        due = [probe for probe in probes if probe.due(t, steps)]
-        if (due or t % SYNC_EVERY == 0 or t == steps) and bool((first_bad >= 0).all()):
+        obj, stat, logits, grads = model.loss_and_grad(x, y, gamma_at(t), o.loss)
+        records.first_bad = torch.where(~torch.isfinite(obj) & (records.first_bad < 0), t, records.first_bad)
+        due = [probe for probe in o.probes if probe.due(t, steps)]
+        if (due or t % SYNC_EVERY == 0 or t == steps) and bool((records.first_bad >= 0).all()):
             break  # every member has diverged
-        alive = first_bad < 0
-        if t < len(early):
-            early[t] = obj.to(torch.float64)
-        r = row_of.get(t)
-        if r is not None:
-            objective[r] = torch.where(alive, obj.to(torch.float64), nan)
-            static[r] = torch.where(alive, stat.to(torch.float64), nan)
-            accuracy[r] = torch.where(alive, (predictions(logits) == y).to(torch.float64).mean(-1), nan)
-            for k, d in eval_sets.items():
-                l_, a_ = evaluate(model, d, loss)
-                evals[k]["loss"][r] = torch.where(alive, l_, nan)
-                evals[k]["accuracy"][r] = torch.where(alive, a_, nan)
+        records.record(t, obj, stat, logits, data, model, o)
         for probe in due:
-            probe_values[probe.name][t] = torch.as_tensor(probe.fn(target, t)).detach().to("cpu", torch.float64)
+            records.probes[probe.name][t] = torch.as_tensor(probe.fn(target, t)).detach().to("cpu", torch.float64)
         if t < steps:
             with torch.no_grad():
                 if uniform_lr:
@@ -297,28 +254,10 @@ def descend(model: EnsembleModel, data: Dataset, gamma_at: Callable[[int], torch
                     torch._foreach_sub_(params, torch._foreach_mul(grads, lr_views))
         if t % SYNC_EVERY == 0 or t == steps:
             bar.update(t + 1 - bar.n)
-            if checkpoint is not None and checkpoint.due() and t < steps:
-                checkpoint.save({"format": CHECKPOINT_FORMAT, "params": model.state(), "objective": objective,
-                                 "static": static, "accuracy": accuracy, "evals": evals, "probes": probe_values,
-                                 "first_bad": first_bad, "early": early, "next_step": t + 1, "records": R,
-                                 "members": E})
+            if o.checkpoint is not None and o.checkpoint.due() and t < steps:
+                o.checkpoint.save(records.state(model, t + 1))
     bar.close()
-    diverged = first_bad.cpu().numpy()
-    probes_out = {}
-    for name, d in probe_values.items():
-        s = np.array(sorted(d), dtype=np.int64)
-        v = np.stack([d[k].reshape(E).numpy() for k in s]) if len(s) else np.zeros((0, E))
-        for e in range(E):  # NaN from the divergence on
-            if diverged[e] >= 0:
-                v[s >= diverged[e], e] = np.nan
-        probes_out[name] = (s, v)
-    return EnsembleLog(
-        steps=np.array(record, dtype=np.int64),
-        objective=objective.cpu().numpy(), static_loss=static.cpu().numpy(), accuracy=accuracy.cpu().numpy(),
-        evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in evals.items()},
-        probes=probes_out, diverged_at=diverged,
-        final_state=model.state() if keep_final_state else None,
-        early_objective=early.cpu().numpy() if early_steps else None)
+    return records.log(model.state() if o.keep_final_state else None)
 
 
 # ---------------------------------------------------------------------------------------------- single runs
@@ -333,11 +272,12 @@ class TrainingLog:
 
 def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.ndarray | None, lr: float, steps: int,
                      probes: list[Probe] = (), *, checkpoint: Checkpoint | None = None, progress: bool = False,
-                     description: str = "training") -> TrainingLog:
-    """Full-batch GD of one network on the dynamical cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ}: `descend` on an
-    ensemble of one. A non-finite objective stops the run; the curves end before it (`diverged_at`).
+                     description: str = "training", loss: str = "dce") -> TrainingLog:
+    """Full-batch GD of one network on a dynamical loss (`loss`, one of LOSSES; by default the dynamical
+    cross-entropy −(1/P) Σ_μ Γ_{y_μ} log p_{y_μ}): `descend` on an ensemble of one. A non-finite objective stops the
+    run; the curves end before it (`diverged_at`); `cross_entropy` holds the static loss (A = 1) of `loss`.
 
-    gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for plain cross-entropy (Γ ≡ 1).
+    gamma: Γ(t) for t = 0 … steps, shape (steps + 1, C); None for the plain loss (Γ ≡ 1).
     """
     require_finite("lr", lr, positive=True)
     require_int("steps", steps, at_least=0)
@@ -350,8 +290,9 @@ def train_full_batch(model: nn.Module, data: Dataset, gamma: torch.Tensor | np.n
     require(gamma.shape == (steps + 1, C), "gamma", f"of shape (steps + 1, C) = ({steps + 1}, {C})",
             tuple(gamma.shape))
     require(bool(torch.isfinite(gamma).all()), "gamma", "finite", "non-finite values")
-    log = descend(members, data, lambda t: gamma[t][None], lr=lr, steps=steps, probes=probes,
-                  checkpoint=checkpoint, progress=progress, description=description)
+    log = descend(members, data, lambda t: gamma[t][None], Descent(steps, loss, lr, probes=probes,
+                                                                     checkpoint=checkpoint, progress=progress,
+                                                                     description=description))
     diverged_at = int(log.diverged_at[0])
     end = steps + 1 if diverged_at < 0 else diverged_at
     return TrainingLog(

@@ -24,9 +24,8 @@ from ...runtime import cpu_threads
 from ...training import train_full_batch
 from ...validation import normalize_fields, require, require_finite, require_int
 from ...registry import Comparison, Experiment, register
-from ..spiral.experiment import FIG4, SpiralConfig
+from ..spiral.experiment import EARLY_STEPS, FIG4, SpiralConfig, early_comparisons
 
-DRIFT_CHECK_STEPS = 300
 
 
 @dataclass(frozen=True)
@@ -169,10 +168,10 @@ def run_cycle(config: CycleConfig, *, device, progress=True, checkpoint=None, un
 
 
 def drift_check_cycle(config: CycleConfig, result, *, device):
-    n = min(DRIFT_CHECK_STEPS, config.end_step)
+    """The objective before the chaotic run parts between CPU kernels (see `spiral.experiment.EARLY_STEPS`)."""
+    n = min(EARLY_STEPS, config.end_step)
     arrays, _ = run_cycle(config, device=device, progress=False, until=n)
-    out = [Comparison("objective", result["objective"][: n + 1], arrays["objective"], rtol=1e-8, atol=1e-12)]
-    return out
+    return early_comparisons("objective", result["objective"][: n + 1], arrays["objective"], config.run.dtype)
 
 
 FULL = CycleConfig()

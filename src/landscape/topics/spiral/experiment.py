@@ -99,20 +99,51 @@ def run_spiral(config: SpiralConfig, *, device, progress=True, checkpoint=None):
     return _arrays(log), summary
 
 
+# The drift check of these float64 runs at η = 1 (and of the cycle's, the same run): another CPU kernel (ATen's
+# scalar one, MKL at SSE4.2) draws the float32 initialization (torch.randn) one bit apart, and the runs part — by 4e-3
+# after 300 steps. So the check compares step 0 (data, initialization, loss, the probes at t = 0) at the float64
+# tolerance, and the steps up to EARLY_STEPS, before the runs part, at EARLY_RTOL: about 10× the largest difference
+# measured between this machine's kernels and the scalar ones on the stored runs (objective 1e-5, cross-entropy
+# 3.3e-5, λ_max of the Hessian 8.9e-5, of the NTK 8e-4; one training point's prediction may flip).
+EARLY_STEPS = 50
+EARLY_RTOL = {"objective": 3e-4, "cross_entropy": 3e-4, "prefix_cross_entropy": 3e-4, "hessian_max": 1e-3,
+              "ntk_max": 5e-3}
+ONE_POINT = 1.0 / 300  # the accuracy of one of the spiral's 300 points
+
+
+def early_comparisons(name: str, stored, recomputed, dtype: str, steps=None) -> list[Comparison]:
+    """`stored` and `recomputed` over the same steps (the last axis; `steps`, else 0, 1, 2, …): step 0 at the drift
+    tolerance, the later steps (≤ EARLY_STEPS) at EARLY_RTOL — in float32 at least 1e-3 both."""
+    stored, recomputed = np.asarray(stored), np.asarray(recomputed)
+    steps = np.arange(stored.shape[-1]) if steps is None else np.asarray(steps)
+    first, later = steps == 0, steps > 0
+    floor = 1e-6 if dtype == "float64" else 1e-3
+    out = [Comparison(f"{name} at step 0", stored[..., first], recomputed[..., first], rtol=floor)]
+    if later.any():
+        if name == "accuracy":
+            rtol, atol = 0.0, ONE_POINT * 1.01
+        else:
+            rtol, atol = max(EARLY_RTOL[name], floor), 1e-9
+        out.append(Comparison(f"{name} at steps 1-{int(steps[later].max())}", stored[..., later],
+                              recomputed[..., later], rtol=rtol, atol=atol))
+    return out
+
+
 def drift_check_spiral(config: SpiralConfig, result, *, device):
-    n = min(DRIFT_CHECK_STEPS, config.steps)
+    n = min(EARLY_STEPS, config.steps)
     arrays = _arrays(train_spiral(config, device=device, until=n))
     out = []
     for name, recomputed in arrays.items():
-        stored = result[name]
-        if name.endswith("_steps") or name in ("hessian_max", "ntk_max"):
-            steps = result[name if name.endswith("_steps") else name + "_steps"]
-            keep = steps < n  # the drift check's last step is a probe step of its own
-            stored = stored[keep]
-            recomputed = recomputed[: keep.sum()]
+        if name.endswith("_steps"):
+            continue
+        if name in ("hessian_max", "ntk_max"):  # the probes' steps up to n that the stored run has too
+            steps, ours = result[name + "_steps"], arrays[name + "_steps"]
+            keep = (steps <= n) & np.isin(steps, ours)
+            out.append(Comparison(name + "_steps", steps[keep], ours[np.isin(ours, steps[keep])], rtol=0, atol=0))
+            out += early_comparisons(name, result[name][keep], recomputed[np.isin(ours, steps[keep])], config.dtype,
+                                     steps[keep])
         else:
-            stored = stored[: n + 1]
-        out.append(Comparison(name, stored, recomputed, rtol=1e-6 if config.dtype == "float64" else 1e-3))
+            out += early_comparisons(name, result[name][: n + 1], recomputed, config.dtype)
     return out
 
 
@@ -202,9 +233,10 @@ def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint
 
 
 def drift_check_init_table(config: InitTableConfig, result, *, device):
-    n = min(DRIFT_CHECK_STEPS, config.run.steps)
+    n = min(EARLY_STEPS, config.run.steps)
     arrays, _ = run_init_table(config, device=device, progress=False, until=n)
-    return [Comparison("prefix_cross_entropy", result["prefix_cross_entropy"], arrays["prefix_cross_entropy"])]
+    return early_comparisons("prefix_cross_entropy", result["prefix_cross_entropy"][:, : n + 1],
+                             arrays["prefix_cross_entropy"][:, : n + 1], config.run.dtype)
 
 
 register(Experiment(
