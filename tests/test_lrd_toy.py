@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from landscape.topics.lrd_toy import model as toy
+from landscape.topics.lrd_toy.model import engine
 from landscape.registry import config_from_dict, get_experiment
 from landscape.topics.lrd_toy.experiment import DecayConfig, PictureConfig
 from landscape.runner import load_or_run
@@ -54,7 +55,7 @@ def test_closed_form_hessian_trace_matches_autograd(exponent):
     off_m = torch.randn(1, 3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     for points, on in ((on_m, True), (off_m, False)):
         exact = torch.stack([autograd_trace(w, X, y, exponent) for w in points[0]])
-        torch.testing.assert_close(toy.hessian_trace(points, p.X, p.y, exponent)[0], exact, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(toy.full_trace(points, p.X, p.y, exponent)[0], exact, rtol=1e-10, atol=1e-10)
         if on:  # the notes' formula in r = ‖w‖ only, and the Gauss–Newton trace, hold on M
             torch.testing.assert_close(toy.manifold_trace(points.norm(dim=-1), p.X, p.y, exponent)[0], exact, rtol=1e-10,
                                        atol=1e-10)
@@ -98,10 +99,11 @@ def test_sgd_vectorized_over_runs_equals_a_loop_of_single_runs():
     w0 = toy.initial_points((0, 7), 8, 1.5)
     v = mixed_variants()
     schedule = toy.Schedule(small_lr_steps=100, polish_steps=50, batch_size=2)
-    batched = toy.sgd(p, w0, v, schedule, log_every=40, prefix_steps=20)
+    recording = toy.Recording(log_every=40, prefix_steps=20)
+    batched = toy.sgd(p, w0, v, schedule, recording)
     for s in range(2):
         for m in range(len(v)):
-            single = toy.sgd(p.select(s), w0[s:s + 1], v.select(m), schedule, log_every=40, prefix_steps=20)
+            single = toy.sgd(p.select(s), w0[s:s + 1], v.select(m), schedule, recording)
             np.testing.assert_allclose(single.w_final[0, 0], batched.w_final[s, m], rtol=1e-10, atol=1e-13)
             np.testing.assert_allclose(single.final["test_loss"][0, 0], batched.final["test_loss"][s, m], rtol=1e-10)
             np.testing.assert_allclose(single.prefix_test_loss[0, 0], batched.prefix_test_loss[s, m], rtol=1e-10)
@@ -130,13 +132,13 @@ def test_a_diverging_run_is_recorded_and_the_others_are_unaffected():
     w0 = toy.initial_points((0,), 8, 1.5)
     v = toy.Variants((1.0, 1.0), ("label", "label"), (0.3, 0.3), (0.01, 50.0), (100, 100))
     schedule = toy.Schedule(small_lr_steps=50, polish_steps=20)
-    log = toy.sgd(p, w0, v, schedule, log_every=10)
+    log = toy.sgd(p, w0, v, schedule, toy.Recording(log_every=10))
     assert log.diverged_at[0, 0] == -1 and 0 < log.diverged_at[0, 1] <= 150
     assert np.isnan(log.final["test_loss"][0, 1]) and np.isnan(log.w_final[0, 1]).all()
     later = log.steps >= log.diverged_at[0, 1]
     assert np.isnan(log.curves["test_loss"][0, 1, later]).all()
     assert np.isfinite(log.curves["test_loss"][0, 1, ~later]).all()
-    alone = toy.sgd(p, w0, v.select(0), schedule, log_every=10)
+    alone = toy.sgd(p, w0, v.select(0), schedule, toy.Recording(log_every=10))
     np.testing.assert_allclose(alone.w_final[0, 0], log.w_final[0, 0], rtol=1e-12)
 
 
@@ -148,11 +150,11 @@ def test_an_interrupted_sgd_resumes_to_the_same_result(tmp_path, monkeypatch):
     p = toy.make_problem((0, 1), 4, 8)
     w0 = toy.initial_points((0, 1), 8, 1.5)
     v = mixed_variants()
-    monkeypatch.setattr(toy, "NOISE_BLOCK", 64)
-    monkeypatch.setattr(toy, "SAVE_EVERY", 50)
+    monkeypatch.setattr(engine, "NOISE_BLOCK", 64)
+    monkeypatch.setattr(engine, "SAVE_EVERY", 50)
     schedule = toy.Schedule(small_lr_steps=200, polish_steps=20)
-    reference = toy.sgd(p, w0, v, schedule, log_every=25)
-    real_block = toy.noise_block
+    reference = toy.sgd(p, w0, v, schedule, toy.Recording(log_every=25))
+    real_block = engine.noise_block
 
     def failing_block(seed, block, *args):
         if block == 2:
@@ -160,12 +162,12 @@ def test_an_interrupted_sgd_resumes_to_the_same_result(tmp_path, monkeypatch):
         return real_block(seed, block, *args)
 
     checkpoint = Checkpoint(tmp_path / "partial.pt", every_s=0.0)
-    monkeypatch.setattr(toy, "noise_block", failing_block)
+    monkeypatch.setattr(engine, "noise_block", failing_block)
     with pytest.raises(Interrupt):
-        toy.sgd(p, w0, v, schedule, log_every=25, checkpoint=checkpoint)
+        toy.sgd(p, w0, v, schedule, toy.Recording(log_every=25), checkpoint=checkpoint)
     assert checkpoint.load()["next_step"] == 100  # block 2 starts at step 128; the last save was at 100
-    monkeypatch.setattr(toy, "noise_block", real_block)
-    resumed = toy.sgd(p, w0, v, schedule, log_every=25, checkpoint=checkpoint)
+    monkeypatch.setattr(engine, "noise_block", real_block)
+    resumed = toy.sgd(p, w0, v, schedule, toy.Recording(log_every=25), checkpoint=checkpoint)
     np.testing.assert_array_equal(resumed.w_final, reference.w_final)
     np.testing.assert_array_equal(resumed.curves["dist_mn"], reference.curves["dist_mn"])
 

@@ -145,7 +145,7 @@ def autograd_trace(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, exponent) 
 
 
 def trace_check(problem, exponents, points: int = 5, scale: float = 2.0, off: float = 0.1, seed: int = 1) -> pd.DataFrame:
-    """The closed-form Hessian traces (`hessian_trace` anywhere, `manifold_trace` in r on M) against autograd, per γ
+    """The closed-form Hessian traces (`full_trace` anywhere, `manifold_trace` in r on M) against autograd, per γ
     at `points` points of M spread along it and at the same points moved off M by Gaussian noise of size `off`
     (where noisy SGD iterates sit). Ranges are formatted as text; the errors are floats (NaN: holds on M only)."""
     X, y = problem.X, problem.y
@@ -157,7 +157,7 @@ def trace_check(problem, exponents, points: int = 5, scale: float = 2.0, off: fl
         r_mn = float(toy.min_norm_radius(X, y, exponent)[0])
         for where, pts in (("on M", on_m), ("off M", off_m)):
             exact = np.array([autograd_trace(w, X, y, exponent) for w in pts[0]])
-            general = toy.hessian_trace(pts, X, y, exponent)[0].numpy()
+            general = toy.full_trace(pts, X, y, exponent)[0].numpy()
             row = {"γ": f"{exponent:g}", "points": where,
                    "‖w‖ / ‖w_mn‖": f"{pts.norm(dim=-1).min() / r_mn:.2f}–{pts.norm(dim=-1).max() / r_mn:.2f}",
                    "tr (autograd)": f"{exact.min():.1f}–{exact.max():.1f}",

@@ -110,9 +110,9 @@ def _decay_setup(config: DecayConfig, device):
 def _decay_log(config: DecayConfig, *, device, progress=False, checkpoint=None, until=None):
     problem, w0 = _decay_setup(config, device)
     with cpu_threads(1, device):
-        return toy.sgd(problem, w0, config.variants(), config.schedule(), log_every=config.log_every,
-                       prefix_steps=DRIFT_CHECK_STEPS, until=until, progress=progress, checkpoint=checkpoint,
-                       description="lrd_toy_decay")
+        return toy.sgd(problem, w0, config.variants(), config.schedule(),
+                       toy.Recording(config.log_every, DRIFT_CHECK_STEPS), until=until, checkpoint=checkpoint,
+                       progress=progress, description="lrd_toy_decay")
 
 
 def run_decay(config: DecayConfig, *, device, progress=True, checkpoint=None):
@@ -265,7 +265,7 @@ def _picture_log(config: PictureConfig, *, device, until=None, progress=False):
     w0 = toy.initial_points(config.seeds, 2, config.init_norm, device=device)
     with cpu_threads(1, device):
         log = toy.sgd(problem, w0, config.variants(), toy.Schedule(small_lr_steps=0, polish_steps=0),
-                      log_every=config.log_every, prefix_steps=DRIFT_CHECK_STEPS, until=until, keep_points=True,
+                      toy.Recording(config.log_every, DRIFT_CHECK_STEPS, keep_points=True), until=until,
                       progress=progress, description="lrd_toy_picture")
     return problem, w0, log
 
