@@ -62,6 +62,23 @@ def test_closed_form_hessian_trace_matches_autograd(exponent):
             torch.testing.assert_close(toy.gauss_newton_trace(points, p.X, exponent)[0], exact, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("exponent", GAMMAS)
+def test_gauss_newton_and_full_trace_against_a_direct_computation(exponent):
+    """gauss_newton_trace = tr (1/n) JᵀXᵀXJ with J = ∂φ/∂w by autograd; full_trace − gauss_newton_trace is the residual
+    part, which vanishes on M (so there the two agree) but not off it."""
+    p = small_problem(seeds=(4,), n=2, d=4)
+    X, y = p.X[0], p.y[0]
+    off_m = torch.randn(1, 2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    on_m = toy.phi_inv(toy.sample_interpolators(p.X, p.y, 2, generator=torch.Generator().manual_seed(6)), exponent)
+    for w in off_m[0]:
+        J = torch.autograd.functional.jacobian(lambda v: toy.phi(v, exponent), w)
+        direct = torch.trace(J.T @ X.T @ X @ J) / X.shape[0]
+        torch.testing.assert_close(toy.gauss_newton_trace(w.reshape(1, 1, -1), p.X, exponent)[0, 0], direct)
+    residual_part = toy.full_trace(off_m, p.X, p.y, exponent) - toy.gauss_newton_trace(off_m, p.X, exponent)
+    assert (residual_part.abs() > 1e-6).all() if exponent > 0 else (residual_part == 0).all()
+    torch.testing.assert_close(toy.full_trace(on_m, p.X, p.y, exponent), toy.gauss_newton_trace(on_m, p.X, exponent))
+
+
 @pytest.mark.parametrize("n,exponent", [(20, 1.0), (20, 2.0), (1, 1.0), (1, 2.0)])
 def test_flattest_radius_minimizes_the_trace_on_the_manifold(n, exponent):
     p = toy.make_problem((0,), n, 50 if n > 1 else 2)
@@ -113,6 +130,22 @@ def test_sgd_vectorized_over_runs_equals_a_loop_of_single_runs():
             assert np.isnan(batched.curves["trace"][s, m, batched.steps > v.decay_step[m] + 100]).all()
             for k, value in single.sgd_end.items():
                 np.testing.assert_allclose(value[0, 0], batched.sgd_end[k][s, m], rtol=1e-10)
+
+
+def test_an_isotropic_step_adds_noise_scaled_by_the_gauss_newton_trace():
+    """One isotropic-noise step by hand: w₁ = w₀ − η(∇L̂_b(w₀) + σ √(tr G(w₀)/(B d)) ζ₀), with the minibatch and ζ₀ of
+    the seed's noise stream and tr G = gauss_newton_trace."""
+    p, w0 = toy.make_problem((3,), 4, 6), toy.initial_points((3,), 6, 1.5)
+    eta, sigma, B = 0.01, 0.3, 2
+    log = toy.sgd(p, w0, toy.Variants((1.0,), ("isotropic",), (sigma,), (eta,), (5,)),
+                  toy.Schedule(small_lr_steps=0, polish_steps=0, batch_size=B), until=1)
+    idx, _, gauss = engine.noise_block(3, 0, 4, 6, B)
+    Xb, yb = p.X[:, idx[0]], p.y[:, idx[0]]
+    w = w0.reshape(1, 1, -1).clone().requires_grad_(True)
+    grad, = torch.autograd.grad(toy.train_loss(w, Xb, yb, 1.0).sum(), w)
+    noise = sigma * torch.sqrt(toy.gauss_newton_trace(w0.reshape(1, 1, -1), p.X, 1.0) / (B * 6)).unsqueeze(-1)
+    expected = w0.reshape(1, 1, -1) - eta * (grad + noise * torch.as_tensor(gauss[0]))
+    np.testing.assert_allclose(log.w_before_polish, expected.numpy(), rtol=1e-13, atol=1e-15)
 
 
 def test_label_noise_at_gamma_0_never_moves_along_the_manifold():
@@ -289,6 +322,39 @@ def test_valley_and_trace_checks_of_the_model_chapter():
     assert kappa(one) == pytest.approx(1.0, abs=1e-13)
     with pytest.raises(ValueError, match="single training set"):
         kappa(toy.make_problem((0, 1), 2, 4))
+
+
+def test_model_chapter_checks_take_their_setting_from_the_stored_decay_result(monkeypatch):
+    from types import SimpleNamespace
+
+    from landscape.topics.lrd_toy import analysis
+
+    calls = []
+    monkeypatch.setattr(analysis, "model_checks", lambda *args, **kw: calls.append((args, kw)) or "checks")
+    decay = SimpleNamespace(config={"d": 50, "n": 20, "exponents": [0.0, 1.0, 2.0], "init_norm": 1.5, "lr": 0.01})
+    assert analysis.model_chapter_checks("picture", decay, draws=7, sizes=(1, 20)) == "checks"
+    assert calls == [(("picture", 50, 20, (0.0, 1.0, 2.0), 1.5), {"draws": 7, "sizes": (1, 20)})]
+
+
+def made_up_decay(decay_steps, dist):
+    """A decay result with one γ (1) and one noise (label): final_dist_mn (seeds, 1, 1, T₁)."""
+    dist = np.asarray(dist, dtype=np.float64)
+    return {"exponents": np.array([1.0]), "noises": np.array(["label"]), "decay_steps": np.asarray(decay_steps),
+            "final_dist_mn": dist.reshape(dist.shape[0], 1, 1, -1)}
+
+
+def test_efolding_time_of_the_distance_to_w_mn():
+    from landscape.topics.lrd_toy.analysis import efolding_time
+
+    t1s = np.array([0, 1_000, 5_000, 10_000, 20_000])
+    dist = np.stack([2.0 * np.exp(-t1s / 4_000), 3.0 * np.exp(-t1s / 4_000)])  # two seeds, τ = 4,000
+    tau, start = efolding_time(made_up_decay(t1s, dist))
+    assert start == 5_000  # the first T₁ ≥ max T₁ / 5
+    assert tau == pytest.approx(4_000, rel=1e-12)
+    tau, start = efolding_time(made_up_decay([0, 10], [[1.0, 0.5]]))  # only the last T₁ is late enough
+    assert np.isnan(tau) and start == 10
+    with pytest.raises(KeyError, match="not stored"):
+        efolding_time(made_up_decay(t1s, dist), 2.0)
 
 
 @pytest.mark.slow

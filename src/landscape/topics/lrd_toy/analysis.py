@@ -1,7 +1,8 @@
 """Analysis of the toy model: reading the stored `lrd_toy_decay` result (a (γ, noise) slice, the main path, windows
 of a curve), and the checks of the model chapter (`model_checks`: the valley of minima, a Monte-Carlo check of the
 interpolators' test loss, the closed-form Hessian trace against autograd, κ, the ends of the 2-D picture's runs and
-the chapter's table of checks against the paper).
+the chapter's table of checks against the paper; `model_chapter_checks` at the stored decay result's setting), and
+the late-decay chapter's numbers (`decay_table`, `efolding_time`, `decay_numbers`).
 
 Arrays of the decay result are indexed (seed, γ, noise, T₁[, step | coordinate]); see `experiment.run_decay`.
 """
@@ -254,6 +255,14 @@ def model_checks(picture, d: int, n: int, exponents, init_norm: float, draws: in
     return checks
 
 
+def model_chapter_checks(picture, decay, draws: int = 1000, sizes=STUDY_SIZES) -> ModelChecks:
+    """`model_checks` at the setting of the stored decay result `decay` (its config's d, n, γ's and ‖w₀‖): the one
+    call of the lrd_model chapter, which reads both stored results."""
+    c = decay.config
+    return model_checks(picture, int(c["d"]), int(c["n"]), tuple(c["exponents"]), float(c["init_norm"]), draws=draws,
+                        sizes=sizes)
+
+
 def _checks_table(c: ModelChecks, picture) -> pd.DataFrame:
     d, n, valley, large, small = c.d, c.n, c.valley, c.large, c.small
     at_n = c.study.table
@@ -307,6 +316,17 @@ def decay_table(decay) -> pd.DataFrame:
     return pd.DataFrame([{"noise": z, "γ": f"{g:g}",
                           **{f"T₁ = {t:,}": v for t, v in zip(t1s, final(decay, "test_loss", g, z).mean(0))}}
                          for z in [str(z) for z in decay["noises"]] for g in [float(g) for g in decay["exponents"]]])
+
+
+def efolding_time(decay, exponent: float = 1.0, noise: str = "label") -> tuple[float, int]:
+    """An e-folding time τ of the seed-mean final distance to w_mn over the later decay times (a descriptive fit, not
+    a claim of the paper): from the first T₁ ≥ max T₁ / 5 to the last T₁, τ = ΔT₁ / ln(ratio of the distances).
+    Returns (τ, the first T₁ of the fit); τ is NaN when the last T₁ is the only one in the range."""
+    t1s = [int(t) for t in decay["decay_steps"]]
+    dist = final(decay, "dist_mn", exponent, noise)  # (seeds, T₁)
+    k = next((i for i, t in enumerate(t1s) if t >= t1s[-1] / 5), 0)
+    tau = (t1s[-1] - t1s[k]) / np.log(dist[:, k].mean() / dist[:, -1].mean()) if k < len(t1s) - 1 else float("nan")
+    return tau, t1s[k]
 
 
 def linear_control_prediction(decay, n: int, d: int, init_norm: float) -> np.ndarray:
