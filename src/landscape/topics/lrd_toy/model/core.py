@@ -149,4 +149,3 @@ def flattest_radius(X: torch.Tensor, y: torch.Tensor, exponent) -> torch.Tensor:
     ratio = ((2 + exponent) * y.square().sum(-1).reshape(-1, *extra) / X.square().sum((1, 2)).reshape(-1, *extra))
     r_c = ratio ** (1 / (2 * exponent + 2))
     return torch.where(exponent > 0, torch.maximum(r_mn, r_c), r_mn)
-
