@@ -6,12 +6,15 @@ from one setting (`repository: url:` in `_config.yml`).
 - **One copy of each inline script.** sphinx-thebe and sphinx-togglebutton register their inline configuration
   scripts twice under Jupyter Book 1.x; the second `const THEBE_JS_URL` is a console error on every page.
 - **No console error on a first visit**: the theme's colour mode defaults to "auto".
+- **Downloads.** The stored results (`results/<experiment>/*.npz`) are served from `results/` beside the chapters,
+  with `results/claims/<chapter>.csv`: every number each chapter's claims use (the chapters' rerun boxes link them).
 - **Buttons.** With `repository: url:` set, the pages get repository, issues, Binder and Colab buttons for that
   repository; unset (or Jupyter Book's default URL), none of them, so no link points anywhere wrong.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import shutil
 from pathlib import Path
@@ -79,10 +82,51 @@ def _copy_mathjax(app, exception):
         shutil.copytree(mathjax_es5(), Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
 
 
+def flat_values(values, prefix: str = ""):
+    """(name, value) pairs of a claim's nested values: dict keys and list positions joined by dots."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            yield from flat_values(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(values, (list, tuple)):
+        for i, value in enumerate(values):
+            yield from flat_values(value, f"{prefix}.{i}")
+    else:
+        yield prefix, values
+
+
+def write_downloads(outdir: Path) -> None:
+    """Copy every stored result into `outdir/results/` and write one CSV per chapter of its claims' numbers."""
+    from landscape.scorecard import evaluate_claims
+    from landscape.store import results_root
+
+    target = Path(outdir) / "results"
+    for path in sorted(results_root().glob("*/*.npz")):
+        if path.is_file() and not path.is_symlink():
+            (target / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.parent.name / path.name)
+    by_chapter: dict[str, list] = {}
+    for claim in evaluate_claims():
+        by_chapter.setdefault(claim.chapter, []).append(claim.as_dict())
+    (target / "claims").mkdir(parents=True, exist_ok=True)
+    for chapter, claims in by_chapter.items():
+        with open(target / "claims" / f"{chapter}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["claim", "kind", "status", "quantity", "value"])
+            for c in claims:
+                for name, value in flat_values(c.get("values") or {}):
+                    writer.writerow([c["id"], c["kind"], c["status"], name, value])
+
+
+def _write_downloads(app, exception):
+    if exception is None and app.builder.format == "html":
+        write_downloads(Path(app.outdir))
+
+
 def setup(app):
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _write_downloads)
     app.add_css_file("book.css")
     # A first visit has no stored colour mode; the theme then logs "Got invalid theme mode" as a console error.
     app.add_js_file(None, body=FIRST_VISIT_MODE, priority=100)

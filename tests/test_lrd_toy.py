@@ -360,7 +360,7 @@ def test_efolding_time_of_the_distance_to_w_mn():
 @pytest.mark.slow
 def test_model_checks_and_notes_comparison_from_smoke_results(tmp_store):
     from landscape.topics.lrd_toy.analysis import model_checks
-    from landscape.topics.lrd_toy.claims import NOTES_FINAL_TEST_LOSS, NOTES_SOURCE, notes_comparison
+    from landscape.topics.lrd_toy.analysis import NOTES_FINAL_TEST_LOSS, NOTES_SOURCE, notes_comparison
 
     picture = load_or_run("lrd_toy_picture", "smoke", store=tmp_store, device="cpu", progress=False)
     checks = model_checks(picture, 10, 5, (0.0, 1.0, 2.0), 1.5, draws=50, sizes=(1, 5, 9))

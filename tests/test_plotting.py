@@ -122,6 +122,7 @@ def _figure_calls(smoke):
         "plot_lrd_picture_norms": (plotting.plot_lrd_picture_norms, (smoke["lrd_toy_picture"],), {}),
         "plot_lrd_decay": (plotting.plot_lrd_decay, (smoke["lrd_toy_decay"], "label"), {}),
         "plot_lrd_noise_models": (plotting.plot_lrd_noise_models, (smoke["lrd_toy_decay"],), {}),
+        "plot_notes_check": (plotting.plot_notes_check, (smoke["lrd_toy_decay"],), {}),
         "plot_lrd_main_path": (plotting.plot_lrd_main_path, (smoke["lrd_toy_decay"],), {}),
         "plot_size_lr": (plotting.plot_size_lr, (smoke["size_lr"],), {}),
         "plot_accuracy_vs_width": (plotting.plot_accuracy_vs_width, (smoke["capacity"],), {}),

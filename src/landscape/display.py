@@ -52,6 +52,9 @@ def markdown_table(frame, **kwargs) -> str:
     return frame.to_markdown(index=False, **kwargs)
 
 
+DOWNLOADS = "../results"  # the chapters are in book/; the built book serves the results folder beside it
+
+
 class RerunBox:
     """The "Rerun this chapter" box (a MyST admonition in the notebook's Markdown output): the commands that
     recompute the chapter's stored results, the time each took and where (from its provenance), GPU times where
@@ -81,8 +84,20 @@ class RerunBox:
                      + (f"; {total / 60:,.1f} min in all." if len(self.results) > 1 else "."))
         if not self.gpu_seconds:
             lines.append("GPU times: not measured for this chapter.")
+        lines += ["", self.downloads()]
         lines += ["", f"**Bigger run.** {self.bigger}", ":::"]
         return lines
+
+    def downloads(self) -> str:
+        """Links to the stored result files and the CSV of the chapter's claim numbers, as the built book serves them
+        (`results/` beside the chapters' folder: _ext/bookweb.py copies them there)."""
+        files = [f"[`{r.source.name}`]({DOWNLOADS}/{r.experiment}/{r.source.name}) ({r.experiment})"
+                 for r in self.results if getattr(r, "source", None) is not None]
+        chapters = sorted({r.chapter for r in self.results if getattr(r, "chapter", None)})
+        csvs = [f"[`{c}.csv`]({DOWNLOADS}/claims/{c}.csv)" for c in chapters]
+        return ("**Download** the stored results this chapter reads: " + ", ".join(files or ["none stored"])
+                + (f"; the numbers its claims use: {', '.join(csvs)}" if csvs else "")
+                + " (results read with `landscape.store.load_result`).")
 
     def _repr_markdown_(self) -> str:
         return "\n".join(self._lines())

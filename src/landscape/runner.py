@@ -25,7 +25,7 @@ from .executor import InProcess, Task, run_tasks
 from .registry import Units, config_from_dict, get_experiment
 from .runtime import InsufficientMemoryError, compute_policy, format_bytes, resolve_device
 from .store import (CorruptResultError, MissingResultError, Result, Store, config_dict, config_key, load_result,
-                    provenance, save_result)
+                    git_commit, provenance, save_result)
 from .unit_files import UnitFiles, unit_id
 from .validation import apply_overrides
 
@@ -50,7 +50,8 @@ def _typed(result: Result, config) -> Result:
     """The result with its config dataclass and the named axes of its arrays (from the experiment's declaration)."""
     experiment = get_experiment(result.experiment)
     axes = {name: experiment.axes_of(name) for name in result.arrays}
-    return dataclasses.replace(result, typed_config=config, axes={k: v for k, v in axes.items() if v})
+    return dataclasses.replace(result, typed_config=config, axes={k: v for k, v in axes.items() if v},
+                               chapter=experiment.chapter)
 
 
 def read(path: Path) -> Result:
@@ -114,6 +115,7 @@ class _Run:
     files: UnitFiles | None = None
     outputs: dict = field(default_factory=dict)
     start: float = 0.0
+    commit: str = ""  # the code's commit when the run started (a commit made during a long run is not its code)
 
 
 def run_many(requests, *, device=None, force: bool = False, store: Store | None = None, progress: bool = True,
@@ -163,7 +165,7 @@ def run_many(requests, *, device=None, force: bool = False, store: Store | None 
         run.files.write_plan(len(run.plan.units), [run.plan.label(i) for i in range(len(run.plan.units))],
                              run.preset, run.overrides)
         run.outputs = run.files.load(len(run.plan.units))  # finished before an interruption: kept
-        run.start = time.perf_counter()
+        run.start, run.commit = time.perf_counter(), git_commit()
         done_before += len(run.outputs)
         costs = run.plan.costs or (0,) * len(run.plan.units)
         longest_first = sorted(range(len(run.plan.units)), key=lambda i: -costs[i])
@@ -269,7 +271,7 @@ def _store(run: _Run, device, executor, store: Store) -> Result:
         arrays, summary = run.plan.assemble([o[0] for o in outputs])
     infos = [o[2] for o in outputs]
     prov = provenance(run.experiment, run.preset, device, time.perf_counter() - run.start,
-                      max(info["cpu_threads"] for info in infos))
+                      max(info["cpu_threads"] for info in infos), commit=run.commit or None)
     prov["units"] = {**executor.describe(), "count": len(infos),
                      "wall_time_s": [info["wall_time_s"] for info in infos],
                      "cpu_time_s": [info.get("cpu_time_s") for info in infos],
@@ -281,3 +283,22 @@ def _store(run: _Run, device, executor, store: Store) -> Result:
     save_result(run.path, result)
     run.files.clear()
     return _typed(load_result(run.path), run.config)
+
+
+@dataclass(frozen=True)
+class RegenerationCost:
+    """What recomputing every stored `full` result costs, from their provenance: how many, the single-core compute
+    (display.compute_seconds summed), and the largest unit (what bounds any number of cores)."""
+    results: int
+    compute_s: float
+    largest_unit_s: float
+
+
+def regeneration_cost(store: Store | None = None) -> RegenerationCost:
+    """The cost of `make results` from the stored results of every experiment with a `full` preset (the README's and
+    the intro's one source)."""
+    from .display import compute_seconds
+    from .registry import all_experiments
+    stored = [load(e.name, "full", store=store) for e in all_experiments() if "full" in e.presets]
+    largest = max(max((r.provenance.get("units") or {}).get("cpu_time_s") or [compute_seconds(r)]) for r in stored)
+    return RegenerationCost(len(stored), sum(compute_seconds(r) for r in stored), float(largest))

@@ -98,7 +98,8 @@ class Result:
     """What an experiment produced: arrays, a summary of scalars, and where it came from. `config` is the stored
     dict; `typed_config` is the experiment's config dataclass, attached by `landscape.runner` (`load`, `load_or_run`,
     `read`) and None for a file read here alone, since this layer does not know the experiments; `axes` names the
-    axes of each array (e.g. ("width", "record", "member")), attached the same way."""
+    axes of each array (e.g. ("width", "record", "member")), attached the same way; `chapter` the book chapter that
+    shows it, attached the same way; `source` the file it was read from (None for a result not read from a file)."""
 
     experiment: str
     key: str
@@ -108,6 +109,8 @@ class Result:
     provenance: dict
     typed_config: Any = dataclasses.field(default=None, repr=False, compare=False)
     axes: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)  # array -> axis names (runner)
+    chapter: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    source: Path | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
@@ -198,7 +201,7 @@ def load_result(path: Path) -> Result:
         raise CorruptResultError(f"{path}: checksum mismatch: changed or damaged after it was written", hint)
     if config_key(experiment, version, config) != key or not path.stem.endswith(key):
         raise CorruptResultError(f"{path}: its config does not hash to its key {key}", hint)
-    return Result(experiment, key, config, arrays, meta["summary"], meta["provenance"])
+    return Result(experiment, key, config, arrays, meta["summary"], meta["provenance"], source=path)
 
 
 def git_commit() -> str:
@@ -214,14 +217,15 @@ def git_commit() -> str:
 
 
 def provenance(experiment, preset: str | None, device: torch.device, wall_time_s: float,
-               cpu_threads: int | None = None) -> dict:
-    """Where a result came from; `cpu_threads` is what the run set (`runtime.threads_in_run()`), else torch's."""
+               cpu_threads: int | None = None, commit: str | None = None) -> dict:
+    """Where a result came from; `cpu_threads` is what the run set (`runtime.threads_in_run()`), else torch's;
+    `commit` the code's commit when the run started (else now's)."""
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
     return {
         "experiment_version": experiment.version,
         "preset": preset,
         "package_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": commit or git_commit(),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "python_version": sys.version.split()[0],
@@ -318,5 +322,6 @@ def provenance_line(*results: Result) -> str:
         p = result.provenance
         lines.append(f"{result.experiment}: {p['preset']} preset, experiment v{p['experiment_version']}, "
                      f"{p['device']} ({p['device_name']}), torch {p['torch_version']}, {compute_seconds(result):.0f} s of compute, "
-                     f"commit {p['git_commit'][:10]}")
+                     f"commit {p['git_commit'][:10]}"
+                     + (" with uncommitted changes" if p["git_commit"].endswith("+dirty") else ""))
     return "\n".join(lines)

@@ -23,6 +23,9 @@ from ...statistics import CONVERGENCE_ATOL, CONVERGENCE_RTOL, readout, still_mov
 # from record to record by about the book's absolute tolerance (seed 0 of v1: sd 0.0015 around 0.006 on its
 # plateau), so on a single record a flat path reads as moving about half the time.
 MAIN_WINDOW_EPOCHS = 100
+# The authors' statistic on their one CIFAR-10 run: r(decay epoch, final test loss) over decay epochs 500–1,000
+# (paper notes); drawn on the book's figure, labelled "paper".
+PAPER_LATE_HALF_R = -0.926
 
 
 def later_half(result) -> np.ndarray:

@@ -260,7 +260,7 @@ def _landscape(run: _Run, state: dict, progress: bool) -> dict:
 
 def assemble_seeds(config: LateDecayNetConfig, outputs: list[dict]):
     """The stored arrays from the seeds' outputs (in the order of `config.seeds`): every curve gains a leading seed
-    axis; the PCA landscape is the first seed's."""
+    axis, and so do the PCA landscapes (one per seed, `landscape_seeds`)."""
     c = config
     arrays = {"seeds": np.array(c.seeds), "subset_seeds": np.array([c.subset_of(s) for s in c.seeds])}
     for k in METRICS:
@@ -270,9 +270,10 @@ def assemble_seeds(config: LateDecayNetConfig, outputs: list[dict]):
     arrays["main_snapshot_epochs"] = np.arange(1, c.main_epochs // c.snapshot_every + 1) * c.snapshot_every
     arrays["sub_decay_epochs"] = np.array(c.decay_epochs)
     arrays["sub_eval_offsets"] = np.arange(1, c.subpath_epochs // c.eval_every + 1) * c.eval_every
-    arrays.update({k: np.asarray(outputs[0][k]) for k in LANDSCAPE_ARRAYS})
+    arrays["landscape_seeds"] = np.array(c.seeds)
+    arrays.update({k: np.stack([np.asarray(o[k]) for o in outputs]) for k in LANDSCAPE_ARRAYS})
     final_test = arrays["sub_test_loss"][:, :, -1]
-    summary = {"landscape_seed": int(c.seeds[0]),
+    summary = {"landscape_seeds": [int(s) for s in c.seeds],
                "main_final_train_loss": [float(v) for v in arrays["main_train_loss"][:, -1]],
                "main_final_test_loss": [float(v) for v in arrays["main_test_loss"][:, -1]],
                "best_decay_epoch": [int(c.decay_epochs[i]) for i in np.argmin(final_test, axis=1)],
@@ -282,13 +283,12 @@ def assemble_seeds(config: LateDecayNetConfig, outputs: list[dict]):
 
 
 def split_late_decay(config: LateDecayNetConfig) -> Units:
-    """One unit per seed; the first seed's unit also computes the PCA landscape (it runs first on several
-    workers)."""
+    """One unit per seed, each with its own PCA landscape (so the path claim is read on every seed)."""
     epochs = config.main_epochs + len(config.decay_epochs) * config.subpath_epochs
     grid = config.grid_shape[0] * config.grid_shape[1] / 4  # a grid point costs about a quarter of an epoch
-    return Units(tuple((config, seed, i == 0) for i, seed in enumerate(config.seeds)), run_seed,
+    return Units(tuple((config, seed, True) for seed in config.seeds), run_seed,
                  partial(assemble_seeds, config), tuple(f"seed {seed}" for seed in config.seeds),
-                 costs=tuple(epochs + (grid if i == 0 else 0) for i in range(len(config.seeds))))
+                 costs=tuple(epochs + grid for _ in config.seeds))
 
 
 def run_late_decay(config: LateDecayNetConfig, *, device, progress=True, checkpoint=None):
@@ -312,24 +312,24 @@ def drift_check_late_decay(config: LateDecayNetConfig, result, *, device):
 
 
 FULL = LateDecayNetConfig()
-LATE_DECAY_AXES = {"seeds": ("seed",), "subset_seeds": ("seed",),
-                   "main_coords": ("snapshot", "component"), "main_snapshot_epochs": ("snapshot",),
+LATE_DECAY_AXES = {"seeds": ("seed",), "subset_seeds": ("seed",), "landscape_seeds": ("seed",),
+                   "main_coords": ("seed", "snapshot", "component"), "main_snapshot_epochs": ("snapshot",),
                    "main_eval_epochs": ("eval",), "main_*": ("seed", "eval"),
                    "sub_decay_epochs": ("decay",), "sub_eval_offsets": ("eval",),
-                   "sub_coords": ("decay", "snapshot", "component"), "sub_*": ("seed", "decay", "eval"),
-                   "explained_variance_ratio": ("component",), "quadratic": ("coefficient",), "grid_x1": ("x1",),
-                   "grid_x2": ("x2",), "grid_*": ("x2", "x1")}
+                   "sub_coords": ("seed", "decay", "snapshot", "component"), "sub_*": ("seed", "decay", "eval"),
+                   "explained_variance_ratio": ("seed", "component"), "quadratic": ("seed", "coefficient"),
+                   "grid_x1": ("seed", "x1"), "grid_x2": ("seed", "x2"), "grid_*": ("seed", "x2", "x1")}
 SMOKE = LateDecayNetConfig(per_class=10, seeds=(1, 2), main_epochs=20, decay_epochs=(4, 8, 12, 16, 20),
                            subpath_epochs=8, eval_every=4, snapshot_every=4, grid_shape=(6, 5), batch_size=25)
 
 register(Experiment(
-    name="lrd_network", version=2, title="Late LR decay on a VGG-style 1-D CNN (MNIST-1D): main path, subpaths, "
+    name="lrd_network", version=3, title="Late LR decay on a VGG-style 1-D CNN (MNIST-1D): main path, subpaths, "
                                          "PCA landscape, three seeds",
     chapter="lrd_network", config_type=LateDecayNetConfig, presets={"full": FULL, "smoke": SMOKE},
     run=run_late_decay, drift_check=drift_check_late_decay, axes=LATE_DECAY_AXES, split=split_late_decay,
     description="Seeds 1, 2, 3 (each its own init, batch order and 1,000-signal training subset, 100 per class); MSE "
                 "on one-hot, SGD momentum 0.9, wd 1e-4, lr 0.1, batch 125; main path 640 epochs; 20 subpaths "
-                "decayed ×0.1 at epochs 260, 280, …, 640, 120 epochs each; PCA landscape of seed 1."))
+                "decayed ×0.1 at epochs 260, 280, …, 640, 120 epochs each; a PCA landscape per seed."))
 
 
 # The authors' protocol (paper notes): 500 images per class, main path 1,000 epochs, subpaths every 10 epochs from
@@ -341,7 +341,7 @@ CIFAR_SMOKE = LateDecayCifarConfig(per_class=2, seeds=(1, 2), main_epochs=4, dec
                                    eval_every=1, snapshot_every=1, grid_shape=(3, 3), batch_size=10)
 
 register(Experiment(
-    name="lrd_network_cifar10", version=2,
+    name="lrd_network_cifar10", version=3,
     title="Late LR decay on the authors' vgg-small, CIFAR-10 from a local copy",
     chapter="lrd_network", config_type=LateDecayCifarConfig, presets={"paper": CIFAR_PAPER, "smoke": CIFAR_SMOKE},
     run=run_late_decay, drift_check=drift_check_late_decay, axes=LATE_DECAY_AXES, split=split_late_decay,

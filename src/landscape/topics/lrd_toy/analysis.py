@@ -361,3 +361,37 @@ def decay_numbers(decay, n: int, d: int, init_norm: float) -> dict:
         "iso_min": float(iso1.mean(0).min()), "iso_max": float(iso1.mean(0).max()),
         "iso_dist_min": float(final(decay, "dist_mn", 1.0, "isotropic").mean(0).min())})
     return out
+
+
+# Reference values, not the paper's: the independent numpy check recorded in our paper notes
+# (shared/papers/late-lr-decay.md, "Independent check [measured]"), one training set. Of its table, the rows of the
+# noise models this book runs are kept (its label noise ±0.1 and plain SGD at η = 0.02 rows are not).
+NOTES_SOURCE = ("paper notes (late-lr-decay.md), independent check [measured]: a numpy run of the same protocol on "
+                "one training set — d = 50, n = 20, α* ~ N(0, I/d), ‖w₀‖ = 1.5, batch size 1, η = 0.01 for T₁ "
+                "steps, then η/10 for 20,000 steps, then 2,000 full-batch GD steps; label noise ±0.3")
+NOTES_TEST_LOSS_MN = 0.195  # L(w_mn) of the notes' training set
+NOTES_FINAL_TEST_LOSS = {  # (noise, γ): {T₁: final test loss}
+    ("label", 1.0): {0: 1.201, 2000: 0.476, 5000: 0.305, 20000: 0.203, 50000: 0.1951},
+    ("plain", 1.0): {0: 1.316, 2000: 1.091, 5000: 1.091, 20000: 1.091, 50000: 1.091},
+    ("isotropic", 1.0): {0: 1.317, 2000: 1.332, 5000: 1.017, 20000: 1.969, 50000: 1.425},
+    ("label", 0.0): {0: 1.108, 2000: 1.108, 5000: 1.108, 20000: 1.108, 50000: 1.108},
+}
+
+
+def notes_comparison(decay) -> pd.DataFrame:
+    """Our final test losses next to the notes' check, for each (noise, γ) and T₁ that both have: the notes' value,
+    our first seed's, the seed mean and the seed range (formatted to 3 decimals)."""
+    exponents = list(decay["exponents"])
+    t1s = [int(t) for t in decay["decay_steps"]]
+    rows = []
+    for (noise, exponent), ref in NOTES_FINAL_TEST_LOSS.items():
+        if exponent not in exponents or noise not in [str(z) for z in decay["noises"]]:
+            continue
+        loss = final(decay, "test_loss", exponent, noise)
+        for t, value in ref.items():
+            if t in t1s:
+                j = t1s.index(t)
+                rows.append({"noise": noise, "γ": f"{exponent:g}", "T₁": f"{t:,}", "notes' check": value,
+                             f"ours, seed {int(decay['seeds'][0])}": loss[0, j], "ours, seed mean": loss[:, j].mean(),
+                             "ours, seed range": f"{loss[:, j].min():.3f}–{loss[:, j].max():.3f}"})
+    return pd.DataFrame(rows)

@@ -2,8 +2,8 @@
 
 The model and protocol are the book's reading of the paper (see `landscape.topics.lrd_toy.model`); reference numbers quoted as
 "notes' check" come from an independent numpy check with the same protocol, not from the paper's text: they are
-kept here as data (`NOTES_FINAL_TEST_LOSS`, `NOTES_TEST_LOSS_MN`, with `NOTES_SOURCE`) and compared with our runs by
-`notes_comparison`.
+kept as data in the analysis (`NOTES_FINAL_TEST_LOSS`, `NOTES_TEST_LOSS_MN`, with `NOTES_SOURCE`) and compared with
+our runs by `analysis.notes_comparison` and the figure `plot_notes_check`.
 
 Each claim returns (status, ours, values, reason). A paper claim that holds here holds on the book's reconstruction
 of the model with label-noise SGD (the paper's noise model is not known to us): it is "partly" at most, and its
@@ -13,9 +13,8 @@ reason says so (`RECONSTRUCTION_CAP`).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from .analysis import final, index, main_path, window_mean
+from .analysis import NOTES_FINAL_TEST_LOSS, final, index, main_path, window_mean
 from ...scorecard import claim, verdict
 from ...statistics import CONFIDENCE, effect_status, t_interval
 
@@ -25,40 +24,6 @@ DROP_AT_LEAST = 0.3  # the smallest relative drop of the final test loss (T₁ =
 NEAR_MN = 0.05  # "reaches w_mn": distance ≤ 5 % of where an immediate decay lands; test loss within 5 % of L(w_mn)
 STALL_RTOL = 0.01
 RECONSTRUCTION = "the book's model, label-noise SGD"
-
-# Reference values, not the paper's: the independent numpy check recorded in our paper notes
-# (shared/papers/late-lr-decay.md, "Independent check [measured]"), one training set. Of its table, the rows of the
-# noise models this book runs are kept (its label noise ±0.1 and plain SGD at η = 0.02 rows are not).
-NOTES_SOURCE = ("paper notes (late-lr-decay.md), independent check [measured]: a numpy run of the same protocol on "
-                "one training set — d = 50, n = 20, α* ~ N(0, I/d), ‖w₀‖ = 1.5, batch size 1, η = 0.01 for T₁ "
-                "steps, then η/10 for 20,000 steps, then 2,000 full-batch GD steps; label noise ±0.3")
-NOTES_TEST_LOSS_MN = 0.195  # L(w_mn) of the notes' training set
-NOTES_FINAL_TEST_LOSS = {  # (noise, γ): {T₁: final test loss}
-    ("label", 1.0): {0: 1.201, 2000: 0.476, 5000: 0.305, 20000: 0.203, 50000: 0.1951},
-    ("plain", 1.0): {0: 1.316, 2000: 1.091, 5000: 1.091, 20000: 1.091, 50000: 1.091},
-    ("isotropic", 1.0): {0: 1.317, 2000: 1.332, 5000: 1.017, 20000: 1.969, 50000: 1.425},
-    ("label", 0.0): {0: 1.108, 2000: 1.108, 5000: 1.108, 20000: 1.108, 50000: 1.108},
-}
-
-
-def notes_comparison(decay) -> pd.DataFrame:
-    """Our final test losses next to the notes' check, for each (noise, γ) and T₁ that both have: the notes' value,
-    our first seed's, the seed mean and the seed range (formatted to 3 decimals)."""
-    exponents = list(decay["exponents"])
-    t1s = _t1(decay)
-    rows = []
-    for (noise, exponent), ref in NOTES_FINAL_TEST_LOSS.items():
-        if exponent not in exponents or noise not in [str(z) for z in decay["noises"]]:
-            continue
-        loss = final(decay, "test_loss", exponent, noise)
-        for t, value in ref.items():
-            if t in t1s:
-                j = t1s.index(t)
-                rows.append({"noise": noise, "γ": f"{exponent:g}", "T₁": f"{t:,}", "notes' check": value,
-                             f"ours, seed {int(decay['seeds'][0])}": loss[0, j], "ours, seed mean": loss[:, j].mean(),
-                             "ours, seed range": f"{loss[:, j].min():.3f}–{loss[:, j].max():.3f}"})
-    return pd.DataFrame(rows)
-
 
 def _fmt(values, digits=3) -> str:
     return "[" + ", ".join(f"{v:.{digits}f}" for v in np.asarray(values, dtype=float)) + "]"

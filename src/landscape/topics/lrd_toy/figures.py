@@ -257,3 +257,40 @@ def plot_lrd_main_path(result, runs=((1.0, "label"), (2.0, "label"), (1.0, "plai
     handles, labels = axes[1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     return fig
+
+
+def plot_notes_check(result):
+    """Our final test losses against T₁ beside the independent numpy check of the paper notes (analysis.NOTES_*), one
+    panel per (noise, γ) that both have: the notes' one training set (black crosses), our first seed (dashed) and
+    our seed mean with the seeds' range. The notes' w₀ and teacher are not ours, so agreement is in kind."""
+    from .analysis import NOTES_FINAL_TEST_LOSS, final
+
+    t1 = np.asarray(result["decay_steps"])
+    noises = [str(z) for z in result["noises"]]
+    pairs = [(n, g) for n, g in NOTES_FINAL_TEST_LOSS if n in noises and g in list(result["exponents"])]
+    columns = min(len(pairs), 2)
+    rows = -(-len(pairs) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(8, 2.9 * rows + 0.6), squeeze=False, sharey=True, sharex=True,
+                             layout="constrained")
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    for ax, (noise, g) in zip(axes.flat, pairs):
+        loss = final(result, "test_loss", g, noise)
+        color = NOISE_COLORS.get(noise)
+        mean_band(ax, t1, loss, color=color, label="ours: seed mean, range")
+        ax.plot(t1, loss[0], color=color, ls="--", lw=1, label=f"ours: seed {int(result['seeds'][0])}")
+        ref = NOTES_FINAL_TEST_LOSS[(noise, g)]
+        ax.plot(list(ref), list(ref.values()), "x", color="k", ms=7, mew=1.6, label="notes' check (one set)")
+        ax.set(title=f"{NOISE_TITLES.get(noise, noise)}, γ = {g:g}", yscale="log")
+        ax.yaxis.set_major_locator(FixedLocator([0.1, 0.2, 0.5, 1, 2, 5]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    for ax in axes[-1]:
+        _decay_axis(ax)
+    for ax in axes.flat[len(pairs):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("final test loss $L(w)$")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
+    return fig

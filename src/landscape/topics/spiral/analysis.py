@@ -162,6 +162,11 @@ PAPER_STAIRCASE = {10_000: (1 / 3, 1 / 3), 25_000: (0.78, 0.78), 30_000: (0.92, 
                    60_000: (0.97, 0.98), 70_000: (1.0, 1.0)}
 PAPER_STAIRCASE_TEXT = {10_000: "1/3", 25_000: "≈ 0.78", 30_000: "≈ 0.92", 40_000: "≈ 0.95", 60_000: "≈ 0.97–0.98",
                         70_000: "≈ 1.0 (after the final CE period)"}
+# Fig. 4's other read-offs (paper notes, items 2, 5, 6): F's minima in the first and last period, λ_max in the final
+# plain-CE period, the NTK's λ_max at the start and the end. Drawn on the book's Fig. 4, labelled "paper".
+PAPER_F_MINIMA = (0.12, 0.03)
+PAPER_HESSIAN_FINAL_CE = 1.5
+PAPER_NTK = (100.0, 3000.0)
 STAIRCASE_WINDOW = 1000  # ours: the median accuracy over the steps before t, so that a burst's dips do not decide it
 STAIRCASE_TOLERANCE = 0.05  # a read-off agrees when ours is within this of the paper's value (or range)
 

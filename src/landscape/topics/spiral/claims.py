@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analysis import (STAIRCASE_TOLERANCE, STAIRCASE_WINDOW, cascade_onsets, cascade_stages, first_crossing,
-                       init_table_accuracies, kendall_trend, mid_period_minima, ntk_boundary_drops, objective_minima,
+from .analysis import (PAPER_F_MINIMA, STAIRCASE_TOLERANCE, STAIRCASE_WINDOW, cascade_onsets, cascade_stages,
+                       first_crossing, init_table_accuracies, kendall_trend, mid_period_minima, ntk_boundary_drops, objective_minima,
                        oscillating_periods, staircase, theil_sen_drop)
 from ...scorecard import claim, verdict
 from ...statistics import CONFIDENCE, effect_status, run_states
@@ -18,7 +18,6 @@ BURSTS_VANISH_AFTER = 45_000  # the paper: the bursts shrink and vanish after t 
 MIN_SHARPNESS_DROP = 0.15  # mid-period λ_max: the smallest fall over training that counts (half the paper's 0.6 → 0.3)
 TREND_P = 0.05  # a trend over periods counts when its two-sided Kendall p is below this
 READ_OFF_FACTOR = 1.5  # a value read off a log axis agrees within this factor
-PAPER_F_MINIMA = (0.12, 0.03)  # F's minima per period, first and last (paper notes, Fig. 4 item 2)
 MIN_NTK_DROP = 0.10  # a drop of NTK λ_max at a boundary counts from 10 % (0.05 decades on the paper's log axis)
 NTK_GROWS_AT_LEAST = 10.0
 

@@ -1,0 +1,45 @@
+"""Fig. 4 carries the paper's read-offs as marks labelled "paper" (the full run) and leaves them out of a zoom."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+
+from landscape.topics.spiral.analysis import (PAPER_F_MINIMA, PAPER_HESSIAN_FINAL_CE, PAPER_NTK,  # noqa: E402
+                                              PAPER_STAIRCASE)
+from landscape.topics.spiral.experiment import SpiralConfig  # noqa: E402
+from landscape.topics.spiral.figures import plot_fig4  # noqa: E402
+
+
+class _Run:
+    """A made-up stored run of the paper's length: the arrays plot_fig4 reads."""
+
+    def __init__(self, steps=70_000):
+        self.typed_config = SpiralConfig()
+        t = np.arange(steps + 1)
+        self._arrays = {"objective": np.exp(-t / 2e4), "accuracy": np.minimum(1 / 3 + t / 7e4, 1.0),
+                        "hessian_max_steps": t[::500], "hessian_max": np.ones(len(t[::500])),
+                        "ntk_max_steps": t[::500], "ntk_max": np.linspace(100, 3000, len(t[::500]))}
+
+    def __getitem__(self, key):
+        return self._arrays[key]
+
+
+def _paper_artists(fig):
+    return [(ax, line) for ax in fig.axes for line in ax.lines if line.get_gid() == "paper"]
+
+
+def test_the_full_run_carries_every_paper_read_off():
+    fig = plot_fig4(_Run())
+    ys = sorted(float(v) for _, line in _paper_artists(fig) for v in np.unique(line.get_ydata()))
+    expected = [(lo + hi) / 2 for lo, hi in PAPER_STAIRCASE.values()] + list(PAPER_F_MINIMA) + list(PAPER_NTK)
+    expected.append(PAPER_HESSIAN_FINAL_CE)
+    assert np.allclose(ys, sorted(expected))
+    plain_from = SpiralConfig().schedule().plain_ce_from
+    hessian_mark = [line for ax, line in _paper_artists(fig) if np.all(line.get_ydata() == PAPER_HESSIAN_FINAL_CE)]
+    assert list(hessian_mark[0].get_xdata()) == [plain_from, 70_000]
+
+
+def test_a_zoom_has_no_paper_marks_unless_asked():
+    assert _paper_artists(plot_fig4(_Run(), zoom=(8000, 10500))) == []
+    assert _paper_artists(plot_fig4(_Run(), zoom=(8000, 10500), paper=True))
