@@ -12,8 +12,9 @@ import torch
 from tqdm import tqdm
 
 from .data import Dataset, spiral_split
-from .ensemble import EnsembleLog
-from .runtime import Checkpoint
+from .ensemble import EnsembleLog, train_ensemble
+from .losses import LOSSES
+from .runtime import Checkpoint, cpu_threads
 from .validation import normalize_fields, require, require_finite, require_int
 from .registry import Comparison, Units
 
@@ -115,6 +116,82 @@ def run_units(plan: Units, *, device, progress: bool, checkpoint: Checkpoint | N
     outputs = run_groups([partial(_unit_group, plan.run, unit, device) for unit in plan.units], progress=progress,
                          checkpoint=checkpoint, description=description)
     return plan.assemble(outputs)
+
+
+CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+
+
+class WidthSweep:
+    """What `train_width` asks of a sweep's config (a frozen dataclass subclassing this), besides `widths`,
+    `record_every`, `runs()` ((initial seed, split seed, role) of each run, `plan_runs`) and `members()` ((key, run
+    index) of each member of one width's ensemble):
+
+    - `member_training(i) -> (loss, lr, schedule)`: member i's loss (one of LOSSES), η and Γ schedule (None: Γ ≡ 1);
+    - `make_data(split_seed, device) -> (training, validation)`: the data of one split;
+    - `make_model(width, seeds, device) -> EnsembleModel`: the ensemble of one width, member e from `seeds[e]`;
+    - `probes(train, loss) -> list[Probe]`: measurements along the way (none by default)."""
+
+    def member_training(self, i: int):
+        raise NotImplementedError
+
+    def make_data(self, split_seed: int, device):
+        raise NotImplementedError
+
+    def make_model(self, width: int, seeds, device):
+        raise NotImplementedError
+
+    def probes(self, train: Dataset, loss: str) -> list:
+        return []
+
+
+def member_groups(config: WidthSweep):
+    """Member indices of one width grouped by (loss, data split), losses in the order of LOSSES and splits in the
+    order of the runs: the members of a batched ensemble share their loss and their training data."""
+    runs, members = config.runs(), config.members()
+    losses = [config.member_training(i)[0] for i in range(len(members))]
+    groups = []
+    for kind in (k for k in LOSSES if k in losses):
+        for split in dict.fromkeys(r[1] for r in runs):
+            idx = [i for i, (_, r) in enumerate(members) if losses[i] == kind and runs[r][1] == split]
+            if idx:
+                groups.append((kind, split, idx))
+    return groups
+
+
+def train_width(unit, *, device, progress=False, checkpoint=None) -> dict:
+    """One unit of a width sweep: (config, width, steps), every member of that width as batched ensembles (one per
+    loss and data split, `member_groups`), on one CPU thread; their curves, divergence, early objective and probes
+    merged over the members (`merge_members`)."""
+    config, width, steps = unit
+    runs, members = config.runs(), config.members()
+    with cpu_threads(1, device):
+        parts, probe_names = [], []
+        for kind, split, idx in member_groups(config):
+            train, val = config.make_data(split, device)
+            model = config.make_model(width, [runs[members[i][1]][0] for i in idx], device)
+            training = [config.member_training(i) for i in idx]
+            probes = config.probes(train, kind)
+            probe_names = [p.name for p in probes]
+            log = train_ensemble(model, train, loss=kind, schedules=[t[2] for t in training],
+                                 lr=[t[1] for t in training], steps=steps, record_every=config.record_every,
+                                 eval_sets={"validation": val}, probes=probes,
+                                 checkpoint=checkpoint.sub(f"{kind}-split{split}") if checkpoint is not None else None,
+                                 progress=progress, description=f"width {width} {kind} split {split}",
+                                 early_steps=EARLY_STEPS)
+            parts.append((idx, log_arrays(log)))
+        out = merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective") + tuple(probe_names))
+        for name in probe_names:
+            out[f"{name}_steps"] = parts[0][1][f"{name}_steps"]
+        return out
+
+
+def width_units(config: WidthSweep, assemble: Callable, until=None) -> Units:
+    """One unit per width (each width is one batched ensemble per loss and split; its members are not split
+    further, so the stored bits do not depend on how the sweep is run), `train_width` on each; wider units cost
+    more and start first. `assemble(outputs) -> (arrays, summary)`."""
+    steps = config.steps if until is None else min(until, config.steps)
+    return Units(tuple((config, w, steps) for w in config.widths), train_width, assemble,
+                 tuple(f"width {w}" for w in config.widths), costs=config.widths)
 
 
 def merge_members(parts, members: int, names) -> dict[str, np.ndarray]:
