@@ -107,6 +107,20 @@ class EnsembleLog:
     def final_accuracy(self) -> np.ndarray:
         return self.accuracy[-1]
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The log as named arrays, as the sweeps store them: (records, E) curves ("train_objective", "train_loss",
+        "train_accuracy", f"{set}_loss", f"{set}_accuracy"), "steps", "diverged_at", each probe's values and its
+        f"{name}_steps", and "early_objective" when kept."""
+        out = {"steps": self.steps, "train_objective": self.objective, "train_loss": self.static_loss,
+               "train_accuracy": self.accuracy, "diverged_at": self.diverged_at}
+        for name, d in self.evals.items():
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = d["loss"], d["accuracy"]
+        for name, (steps, values) in self.probes.items():
+            out[f"{name}_steps"], out[name] = steps, values
+        if self.early_objective is not None:
+            out["early_objective"] = self.early_objective
+        return out
+
 
 @dataclass(frozen=True)
 class Descent:

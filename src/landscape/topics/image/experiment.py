@@ -26,11 +26,11 @@ import numpy as np
 
 from ...data import Dataset, balanced_subset, cifar10, mnist1d, split_data_seeds
 from ...ensemble import EnsembleMyrtle
-from ...ensemble_runs import CURVES, EARLY_STEPS, EVALUATION, SELECTION, compare_early, run_units, validate_splits, \
-    width_units
+from ...ensemble_runs import CURVES, EVALUATION, SELECTION, validate_splits, width_units
+from ...executor import run_units
 from ...losses import GammaSchedule
 from ...models import torch_dtype
-from ...registry import Experiment, Units, register
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from ..sweeps.experiment import SWEEP_AXES, SettingsSweep, sweep_arrays, validate_settings
@@ -160,8 +160,7 @@ def split_image(config: ImageConfig, until=None) -> Units:
 
 
 def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_image(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_image(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def drift_check_image(config: ImageConfig, result, *, device):

@@ -15,9 +15,10 @@ import numpy as np
 from ...ensemble import EnsembleMLP, hessian_probe
 from ...models import INITS, torch_dtype
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, Units, register
-from ...ensemble_runs import (CURVES, EARLY_STEPS, SpiralSplitConfig, WidthSweep, compare_early, compare_prefix,
-                              plan_runs, run_arrays, run_units, stack_groups, validate_splits, width_units)
+from ...data import SpiralSplitConfig
+from ...executor import run_units
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, compare_prefix, register
+from ...ensemble_runs import CURVES, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits, width_units
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,7 @@ def split_size_lr(config: SizeLRConfig, until=None) -> Units:
 
 
 def run_size_lr(config: SizeLRConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_size_lr(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_size_lr(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def assemble_size_lr(config: SizeLRConfig, outputs):

@@ -19,9 +19,11 @@ from ...losses import LOSSES, GammaSchedule
 from ...models import INITS, torch_dtype
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, Units, register
-from ...ensemble_runs import (CURVES, EARLY_STEPS, EVALUATION, SpiralSplitConfig, WidthSweep, compare_early,
-                              plan_runs, run_arrays, run_units, stack_groups, validate_splits, width_units)
+from ...data import SpiralSplitConfig
+from ...executor import run_units
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
+from ...ensemble_runs import (CURVES, EVALUATION, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits,
+                              width_units)
 
 
 def validate_settings(settings) -> None:
@@ -134,8 +136,7 @@ def split_sweep(config: SweepConfig, until=None) -> Units:
 
 
 def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_sweep(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_sweep(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def drift_check_sweep(config: SweepConfig, result, *, device):
