@@ -10,7 +10,7 @@ import torch
 
 from landscape.topics.lrd_toy import model as toy
 from landscape.data import Dataset, augment, balanced_subset, mnist1d, random_shift, spiral, spiral_split
-from landscape.ensemble_runs import SpiralSplitConfig
+from landscape.data import SpiralSplitConfig
 from landscape.topics.cycle.experiment import CycleConfig
 from landscape.topics.image.experiment import ImageConfig
 from landscape.topics.lrd_network.experiment import LateDecayNetConfig

@@ -1,11 +1,13 @@
-"""Configs of the ensemble experiments: bad input is rejected with the field's name; groups resume."""
+"""Configs of the ensemble experiments: bad input is rejected with the field's name; units run in order and an
+interrupted unit resumes."""
 
 from dataclasses import replace
 import numpy as np
 import pytest
 import torch
 
-from landscape.ensemble_runs import SpiralSplitConfig, run_groups, stack_groups
+from landscape.data import SpiralSplitConfig
+from landscape.ensemble_runs import stack_groups
 from landscape.topics.size_lr.experiment import SizeLRConfig
 from landscape.runtime import Checkpoint
 from landscape.validation import ConfigError
@@ -33,23 +35,29 @@ class Interrupt(Exception):
     pass
 
 
-def test_run_groups_resumes_after_the_finished_groups(tmp_path):
-    calls = []
+def _counting_unit(unit, *, device, progress, checkpoint):
+    """A unit that counts its calls in its checkpoint's folder and fails once where asked (`unit` = (i, fail))."""
+    i, fail = unit
+    state = checkpoint.load() or {"calls": 0}
+    checkpoint.save({"calls": state["calls"] + 1})
+    if fail and state["calls"] == 0:
+        raise Interrupt
+    return {"x": np.full(3, i, dtype=np.float64), "calls": np.array(state["calls"] + 1)}
 
-    def group(i, fail=False):
-        def run(checkpoint, progress):
-            calls.append(i)
-            if fail:
-                raise Interrupt
-            return {"x": np.full(3, i, dtype=np.float64)}
-        return run
 
+def test_run_units_runs_in_order_and_an_interrupted_unit_resumes_from_its_checkpoint(tmp_path):
+    from landscape.executor import run_units
+    from landscape.registry import Units
+
+    plan = Units(((0, False), (1, False), (2, True)), _counting_unit, stack_groups)
     checkpoint = Checkpoint(tmp_path / "sweep.pt", every_s=0.0)
     with pytest.raises(Interrupt):
-        run_groups([group(0), group(1), group(2, fail=True)], progress=False, checkpoint=checkpoint, description="")
-    out = run_groups([group(0), group(1), group(2)], progress=False, checkpoint=checkpoint, description="")
-    assert calls == [0, 1, 2, 2]
-    assert stack_groups(out)["x"].tolist() == [[0] * 3, [1] * 3, [2] * 3]
+        run_units(plan, device="cpu", checkpoint=checkpoint)
+    assert checkpoint.sub("unit2").load() == {"calls": 1}  # the unit in progress keeps its state
+    assert checkpoint.sub("unit0").load() is None  # a finished unit's state is cleared
+    out = run_units(plan, device="cpu", checkpoint=checkpoint)
+    assert out["x"].tolist() == [[0] * 3, [1] * 3, [2] * 3] and out["calls"].tolist() == [1, 1, 2]
+    assert not list(tmp_path.iterdir())
 
 
 def test_stack_groups_pads_ragged_arrays_with_nan():

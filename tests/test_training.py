@@ -79,3 +79,42 @@ def test_the_fit_check_leaves_module_modes_alone(spiral_data):
     model[1].eval()  # a mixed model: the ReLU in eval mode, the rest training
     train_full_batch(model, spiral_data, None, lr=0.1, steps=1)
     assert model.training and model[0].training and not model[1].training
+
+
+def test_recorders_keep_their_values_with_the_curves_and_resume(tmp_path):
+    """A Recorder sees the step's objective and logits (no extra pass): recording the objective gives the curve; a
+    second one, per member, goes into the log's `recorded` and its arrays, and survives an interrupted run."""
+    from landscape.ensemble import EnsembleMLP, train_ensemble
+    from landscape.training import Recorder
+
+    data = spiral(30, seed=0)
+    recorders = [Recorder("objective_again", lambda t, obj, logits, model: obj),
+                 Recorder("logit_norm", lambda t, obj, logits, model: logits.norm(dim=(1, 2)))]
+    options = dict(lr=[0.5, 1.0], steps=40, record_every=10)
+    plain = train_ensemble(EnsembleMLP.init(2, 8, 3, [0, 1], dtype="float64"), data, **options)
+    log = train_ensemble(EnsembleMLP.init(2, 8, 3, [0, 1], dtype="float64"), data, recorders=recorders, **options)
+    np.testing.assert_array_equal(log.objective, plain.objective)  # recorders change nothing else
+    np.testing.assert_array_equal(log.recorded["objective_again"], log.objective)
+    assert log.recorded["logit_norm"].shape == (5, 2) and np.isfinite(log.recorded["logit_norm"]).all()
+    assert "logit_norm" in log.arrays()
+    checkpoint = Checkpoint(tmp_path / "run.pt", every_s=0.0)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_30(t, obj, logits, model):
+        if t == 30 and not stopped:
+            stopped.append(t)
+            raise Stop
+        return obj
+
+    stopped = []
+    with pytest.raises(Stop):
+        train_ensemble(EnsembleMLP.init(2, 8, 3, [0, 1], dtype="float64"), data, checkpoint=checkpoint,
+                       recorders=[Recorder("objective_again", stop_at_30), recorders[1]], **options)
+    resumed = train_ensemble(EnsembleMLP.init(2, 8, 3, [0, 1], dtype="float64"), data, checkpoint=checkpoint,
+                             recorders=[Recorder("objective_again", stop_at_30), recorders[1]], **options)
+    for name in ("objective_again", "logit_norm"):
+        np.testing.assert_array_equal(resumed.recorded[name], log.recorded[name])
+    with pytest.raises(ConfigError, match="distinct"):
+        train_ensemble(EnsembleMLP.init(2, 8, 3, [0, 1]), data, recorders=recorders[:1] * 2, steps=2)

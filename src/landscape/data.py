@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .models import float_dtype, torch_device
-from .validation import UserError, require, require_finite, require_int
+from .validation import UserError, normalize_fields, require, require_finite, require_int
 
 SEED_MAX = 2 ** 32 - 1  # numpy's legacy seeds
 
@@ -308,3 +308,30 @@ def spiral_split(points_per_class: int = 200, validation_fraction: float = 0.5, 
     make = lambda i: Dataset(torch.tensor(x[i], dtype=dtype), torch.tensor(y[i], dtype=torch.long), num_classes,
                              "spiral")
     return make(np.concatenate(train_idx)), make(np.concatenate(val_idx))
+
+
+@dataclass(frozen=True)
+class SpiralSplitConfig:
+    """Data split `split_seed`: its own draw of the authors' spiral generator (noise 0.2, `points_per_class` points
+    per class), split at random within each class into training and validation halves; two splits share no point
+    (`data.spiral_split`). The follow-up's split is unknown; this one is ours."""
+
+    points_per_class: int = 200
+    validation_fraction: float = 0.5
+    noise: float = 0.2
+    seed: int = 0
+    split_seed: int = 0
+
+    def __post_init__(self):
+        normalize_fields(self)
+        require_int("points_per_class", self.points_per_class, at_least=2)
+        require_finite("validation_fraction", self.validation_fraction)
+        require(0 < self.validation_fraction < 1, "validation_fraction", "in (0, 1)", self.validation_fraction)
+        require_finite("noise", self.noise, at_least=0.0)
+        require_int("seed", self.seed)
+        require_int("split_seed", self.split_seed)
+
+    def make(self, dtype, device) -> tuple[Dataset, Dataset]:
+        train, val = spiral_split(self.points_per_class, self.validation_fraction, self.noise, self.seed,
+                                  self.split_seed, dtype=dtype)
+        return train.to(device), val.to(device)

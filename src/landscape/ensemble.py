@@ -329,8 +329,8 @@ def train_ensemble(model: EnsembleModel, data: Dataset, *,
 
     schedules: one GammaSchedule for all members, one per member (None = plain loss, Γ ≡ 1), or None for all.
     options: those of `training.Descent` — steps, loss, lr (one per member or one for all), record_every,
-    eval_sets, probes, early_steps, keep_final_state, checkpoint, progress, description. A member whose objective
-    turns non-finite is recorded as diverged at that step (its later values are NaN); the others go on.
+    eval_sets, probes, recorders, early_steps, keep_final_state, checkpoint, progress, description. A member whose
+    objective turns non-finite is recorded as diverged at that step (its later values are NaN); the others go on.
     early_steps: short enough that float32 rounding differences between CPU kernels stay small in chaotic runs
     (they reach 50 % by step 400).
     """

@@ -3,6 +3,8 @@
 or SLURM/PBS jobs through dask-jobqueue (`--jobqueue slurm|pbs`). Dask is imported only when a Dask executor is
 made, and its cluster starts only when there is something to compute.
 
+`run_units` runs an experiment's units here without a store (its `run`, and the drift check's short reruns).
+
 An executor only runs `Task`s and hands each finished output to the caller (`on_done`, on the client), which saves it
 at once, atomically, as a unit file (`landscape.unit_files.UnitFiles`): an interrupted client keeps every finished unit, and a worker that
 dies in the middle of a unit loses nothing — Dask reruns the unit on another worker, and nothing is written until it
@@ -380,3 +382,22 @@ def run_tasks(executor, tasks: list[Task], *, device, progress: bool, on_done: C
         executor.map(tasks, device=device, progress=progress, on_done=done)
     finally:
         bar.close()
+
+
+def run_units(plan, *, device, progress: bool = False, checkpoint: Checkpoint | None = None):
+    """An experiment's `run` when it splits: its units (`registry.Units`) here, one after the other, on `InProcess`
+    as `runner.run_many` runs them (without storing), then assembled. Unit i keeps its partial state in
+    `checkpoint.sub(f"unit{i}")` until it is done, so an interrupted unit resumes where it stopped; finished units are
+    kept only by the runner's unit files (`runner.load_or_run`)."""
+    subs = [checkpoint.sub(f"unit{i}") if checkpoint is not None else None for i in range(len(plan.units))]
+    tasks = [Task(plan.run, unit, plan.label(i), subs[i].path if subs[i] is not None else None)
+             for i, unit in enumerate(plan.units)]
+    outputs = [None] * len(tasks)
+
+    def done(i, arrays, summary, info):
+        outputs[i] = arrays
+        if subs[i] is not None:
+            subs[i].clear()
+
+    run_tasks(InProcess(), tasks, device=device, progress=progress, on_done=done)
+    return plan.assemble(outputs)

@@ -8,7 +8,10 @@ diverged. Interrupted runs resume from a `runtime.Checkpoint`.
 
 `descend(model, data, gamma_at, Descent(...))` is the loop, its options one dataclass; `train_full_batch` runs one
 `nn.Module` through it as an ensemble of one (`members.ModuleEnsemble`), `ensemble.train_ensemble` runs batched
-ensembles (`ensemble.EnsembleMLP`, `ensemble.EnsembleMyrtle`). Measurements along the way are `Probe`s.
+ensembles (`ensemble.EnsembleMLP`, `ensemble.EnsembleMyrtle`). Measurements along the way are callbacks: `Probe`s
+(`fn(model, step)`, on their own schedule: the Hessian's λ_max `ensemble.hessian_probe`, the NTK's in the spiral
+runs) and `Recorder`s (`fn(step, objective, logits, model)`, at the recorded steps, from the values the step has
+already computed).
 """
 
 from __future__ import annotations
@@ -47,6 +50,19 @@ class Probe:
 
     def due(self, step: int, last: int) -> bool:
         return step % self.every == 0 or step == last
+
+
+@dataclass
+class Recorder:
+    """A value kept with the curves, at every recorded step: `fn(step, objective, logits, model)` → (E,) per-member
+    values (a tensor or an array), from the step's objective (E,) and logits (E, P, C) before the step is taken —
+    no extra pass over the data; `model` as for a `Probe`. Members that have diverged get NaN."""
+
+    name: str
+    fn: Callable
+
+    def __post_init__(self):
+        require(callable(self.fn), "fn", "a callable fn(step, objective, logits, model)", self.fn)
 
 
 def require_distinct_names(probes) -> None:
@@ -99,6 +115,7 @@ class EnsembleLog:
     accuracy: np.ndarray  # training accuracy
     evals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # set → {"loss", "accuracy"}: (records, E)
     probes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name → (steps, (n, E))
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)  # recorder name → (records, E)
     diverged_at: np.ndarray = None
     final_state: list[torch.Tensor] | None = None
     early_objective: np.ndarray | None = None  # (early_steps + 1, E): the objective at every step t ≤ early_steps
@@ -107,6 +124,21 @@ class EnsembleLog:
     def final_accuracy(self) -> np.ndarray:
         return self.accuracy[-1]
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The log as named arrays, as the sweeps store them: (records, E) curves ("train_objective", "train_loss",
+        "train_accuracy", f"{set}_loss", f"{set}_accuracy", each recorder's), "steps", "diverged_at", each probe's
+        values and its f"{name}_steps", and "early_objective" when kept."""
+        out = {"steps": self.steps, "train_objective": self.objective, "train_loss": self.static_loss,
+               "train_accuracy": self.accuracy, "diverged_at": self.diverged_at}
+        for name, d in self.evals.items():
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = d["loss"], d["accuracy"]
+        for name, (steps, values) in self.probes.items():
+            out[f"{name}_steps"], out[name] = steps, values
+        out.update(self.recorded)
+        if self.early_objective is not None:
+            out["early_objective"] = self.early_objective
+        return out
+
 
 @dataclass(frozen=True)
 class Descent:
@@ -114,7 +146,8 @@ class Descent:
 
     steps: GD steps (t = 0 … steps are evaluated); loss: one of LOSSES; lr: η, one number or one per member;
     record_every: keep the curves at t % record_every == 0 and the last step, and evaluate every set of
-    `eval_sets` there; probes: `Probe`s, each on its own schedule; early_steps: also keep the objective at every
+    `eval_sets` there; probes: `Probe`s, callbacks `fn(model, step)` each on its own schedule; recorders:
+    `Recorder`s, callbacks `fn(step, objective, logits, model)` kept with the curves; early_steps: also keep the objective at every
     step t ≤ early_steps (the drift check's anchor for chaotic float32 runs); keep_final_state: return the final
     parameters; checkpoint: a `runtime.Checkpoint` to resume from and save to; progress, description: the bar.
     """
@@ -125,6 +158,7 @@ class Descent:
     record_every: int = 1
     eval_sets: dict[str, Dataset] | None = None
     probes: Sequence[Probe] = ()
+    recorders: Sequence[Recorder] = ()
     early_steps: int = 0
     keep_final_state: bool = False
     checkpoint: Checkpoint | None = None
@@ -136,12 +170,14 @@ class Descent:
         require_int("steps", self.steps, at_least=0)
         require_int("record_every", self.record_every, at_least=1)
         require_int("early_steps", self.early_steps, at_least=0)
-        require_distinct_names(self.probes)
+        require_distinct_names(list(self.probes) + list(self.recorders))
+        for r in self.recorders:
+            require(isinstance(r, Recorder), "recorders", "Recorder(name, fn)", type(r).__name__)
 
 
 class _Records:
-    """What `descend` keeps on the device — the curves at the recorded steps, the evaluation sets, the probes, the
-    early objective, each member's first non-finite step — and their checkpointed state."""
+    """What `descend` keeps on the device — the curves at the recorded steps, the evaluation sets, the recorders',
+    the probes, the early objective, each member's first non-finite step — and their checkpointed state."""
 
     def __init__(self, o: Descent, E: int, device):
         self.steps = [t for t in range(o.steps + 1) if t % o.record_every == 0 or t == o.steps]
@@ -151,6 +187,7 @@ class _Records:
         self.objective, self.static, self.accuracy = (torch.full((R, E), NAN, **f64) for _ in range(3))
         self.evals = {k: {"loss": torch.full((R, E), NAN, **f64), "accuracy": torch.full((R, E), NAN, **f64)}
                       for k in (o.eval_sets or {})}
+        self.recorded = {r.name: torch.full((R, E), NAN, **f64) for r in o.recorders}
         self.probes: dict[str, dict[int, torch.Tensor]] = {p.name: {} for p in o.probes}
         self.early = torch.full((min(o.early_steps, o.steps) + 1 if o.early_steps else 0, E), NAN, **f64)
         self.first_bad = torch.full((E,), -1, dtype=torch.int64, device=device)
@@ -158,7 +195,7 @@ class _Records:
     def restore(self, state, model: EnsembleModel) -> int:
         """The step to start from: 0, or the next step of a checkpoint of this run (model and records restored)."""
         if state is None or state.get("format") != CHECKPOINT_FORMAT or state.get("records") != len(self.steps) \
-                or state.get("members") != self.E:
+                or state.get("members") != self.E or set(state.get("recorded", {})) != set(self.recorded):
             return 0
         model.load_state(state["params"])
         for mine, saved in ((self.objective, "objective"), (self.static, "static"), (self.accuracy, "accuracy"),
@@ -166,13 +203,15 @@ class _Records:
             mine.copy_(state[saved])
         for k, d in self.evals.items():
             d["loss"].copy_(state["evals"][k]["loss"]), d["accuracy"].copy_(state["evals"][k]["accuracy"])
+        for k, v in self.recorded.items():
+            v.copy_(state["recorded"][k])
         self.probes = {k: {int(s): v.clone() for s, v in d.items()} for k, d in state["probes"].items()}
         return int(state["next_step"])
 
     def state(self, model: EnsembleModel, next_step: int) -> dict:
         return {"format": CHECKPOINT_FORMAT, "params": model.state(), "objective": self.objective,
                 "static": self.static, "accuracy": self.accuracy, "evals": self.evals, "probes": self.probes,
-                "first_bad": self.first_bad, "early": self.early, "next_step": next_step,
+                "recorded": self.recorded, "first_bad": self.first_bad, "early": self.early, "next_step": next_step,
                 "records": len(self.steps), "members": self.E}
 
     def record(self, t, obj, stat, logits, data: Dataset, model: EnsembleModel, o: Descent) -> None:
@@ -190,6 +229,10 @@ class _Records:
             loss, accuracy = evaluate(model, other, o.loss)
             self.evals[k]["loss"][r] = torch.where(alive, loss, NAN)
             self.evals[k]["accuracy"][r] = torch.where(alive, accuracy, NAN)
+        for rec in o.recorders:
+            value = torch.as_tensor(rec.fn(t, obj, logits, model.probe_target()))
+            self.recorded[rec.name][r] = torch.where(alive, value.detach().to(alive.device, torch.float64).reshape(
+                self.E), NAN)
 
     def log(self, final_state) -> EnsembleLog:
         diverged = self.first_bad.cpu().numpy()
@@ -205,7 +248,8 @@ class _Records:
             steps=np.array(self.steps, dtype=np.int64), objective=self.objective.cpu().numpy(),
             static_loss=self.static.cpu().numpy(), accuracy=self.accuracy.cpu().numpy(),
             evals={k: {m: v.cpu().numpy() for m, v in d.items()} for k, d in self.evals.items()},
-            probes=probes, diverged_at=diverged, final_state=final_state,
+            probes=probes, recorded={k: v.cpu().numpy() for k, v in self.recorded.items()},
+            diverged_at=diverged, final_state=final_state,
             early_objective=self.early.cpu().numpy() if self.early_steps else None)
 
 

@@ -23,8 +23,8 @@ from ...models import MLP, torch_dtype
 from ...runtime import cpu_threads
 from ...training import train_full_batch
 from ...validation import normalize_fields, require, require_finite, require_int
-from ...registry import Comparison, Experiment, register
-from ..spiral.experiment import EARLY_STEPS, FIG4, SpiralConfig, early_comparisons
+from ...registry import EARLY_STEPS, Comparison, Experiment, register
+from ..spiral.experiment import FIG4, SpiralConfig, early_comparisons
 
 
 
@@ -168,7 +168,8 @@ def run_cycle(config: CycleConfig, *, device, progress=True, checkpoint=None, un
 
 
 def drift_check_cycle(config: CycleConfig, result, *, device):
-    """The objective before the chaotic run parts between CPU kernels (see `spiral.experiment.EARLY_STEPS`)."""
+    """The objective before the chaotic run parts between CPU kernels (`registry.EARLY_STEPS`; see
+    `spiral.experiment.EARLY_RTOL`)."""
     n = min(EARLY_STEPS, config.end_step)
     arrays, _ = run_cycle(config, device=device, progress=False, until=n)
     return early_comparisons("objective", result["objective"][: n + 1], arrays["objective"], config.run.dtype)

@@ -25,16 +25,15 @@ import warnings
 import numpy as np
 
 from ...data import Dataset, balanced_subset, cifar10, mnist1d, split_data_seeds
-from ...ensemble import EnsembleMyrtle, train_ensemble
-from ...ensemble_runs import (EARLY_STEPS, EVALUATION, SELECTION, compare_early, log_arrays, merge_members,
-                              plan_runs, run_units, validate_splits)
-from ...losses import LOSSES, GammaSchedule
+from ...ensemble import EnsembleMyrtle
+from ...ensemble_runs import CURVES, EVALUATION, SELECTION, validate_splits, width_units
+from ...executor import run_units
+from ...losses import GammaSchedule
 from ...models import torch_dtype
-from ...registry import Experiment, Units, register
-from ...runtime import cpu_threads
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
-from ..sweeps.experiment import CURVES, SWEEP_AXES, member_groups, sweep_arrays, validate_settings
+from ..sweeps.experiment import SWEEP_AXES, SettingsSweep, sweep_arrays, validate_settings
 
 DATASETS = ("mnist1d", "cifar10")
 CLASSES = 10
@@ -56,7 +55,7 @@ RECORD_EVERY = 50
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class ImageConfig(SettingsSweep):
     """widths (channels) × settings (loss, A, T, η) × runs, full-batch GD. A run r trains on the class-balanced
     training subset drawn with its split's seed and is validated on the class-balanced subset of the data set's
     test split drawn with the same seed; the runs of `selection_split_seeds` select, those of `split_seeds`
@@ -110,14 +109,6 @@ class ImageConfig:
     def in_channels(self) -> int:
         return 1 if self.dataset == "mnist1d" else 3
 
-    def runs(self):
-        """(initial seed, split seed, role) of each run (`ensemble_runs.plan_runs`): selection runs first."""
-        return plan_runs(self.seeds, self.split_seeds, self.selection_split_seeds)
-
-    def members(self):
-        """(setting index, run index) of each member of one width's ensemble (setting-major)."""
-        return [(k, r) for k in range(len(self.settings)) for r in range(len(self.runs()))]
-
     def schedule(self, setting) -> GammaSchedule | None:
         """Γ(t) of a setting: None for plain CE (A = 1); else the emphasis cycles through the classes and stops for
         the last `final_plain_steps` steps."""
@@ -139,29 +130,9 @@ class ImageConfig:
         val = balanced_subset(test, self.validation_per_class, split_seed)
         return train.to(device), val.to(device)
 
-
-def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
-    """One unit: (config, width, steps), every setting × run of that width as batched ensembles (one per loss kind
-    and data split), on one CPU thread."""
-    config, width, steps = unit
-    kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
-    runs, members = config.runs(), config.members()
-    with cpu_threads(1, device):
-        parts = []
-        for kind, split, idx in member_groups(config, kinds):
-            train, val = config.make_data(split, device)
-            model = EnsembleMyrtle.init(width, [runs[members[i][1]][0] for i in idx], dims=config.dims,
-                                        in_channels=config.in_channels, dtype=config.dtype, device=device,
-                                        samples_per_pass=config.samples_per_pass or None)
-            log = train_ensemble(model, train, loss=kind,
-                                 schedules=[config.schedule(config.settings[members[i][0]]) for i in idx],
-                                 lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
-                                 record_every=config.record_every, eval_sets={"validation": val},
-                                 checkpoint=checkpoint.sub(f"{kind}-split{split}") if checkpoint is not None else None,
-                                 progress=progress, description=f"{config.dataset} width {width} {kind} split {split}",
-                                 early_steps=min(EARLY_STEPS, steps))
-            parts.append((idx, log_arrays(log)))
-        return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
+    def make_model(self, width: int, seeds, device):
+        return EnsembleMyrtle.init(width, seeds, dims=self.dims, in_channels=self.in_channels, dtype=self.dtype,
+                                   device=device, samples_per_pass=self.samples_per_pass or None)
 
 
 def image_arrays(config: ImageConfig, outputs):
@@ -184,16 +155,12 @@ def image_arrays(config: ImageConfig, outputs):
 
 
 def split_image(config: ImageConfig, until=None) -> Units:
-    """One unit per width (channel count); wider units cost more and start first."""
-    steps = config.steps if until is None else min(until, config.steps)
-    return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(image_arrays, config), tuple(f"width {w}" for w in config.widths),
-                 costs=config.widths)
+    """One unit per width (channel count): `ensemble_runs.train_width`."""
+    return width_units(config, partial(image_arrays, config), until)
 
 
 def run_image(config: ImageConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_image(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_image(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def drift_check_image(config: ImageConfig, result, *, device):

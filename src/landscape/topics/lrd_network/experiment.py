@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ...pca_landscape import LANDSCAPE_ARRAYS, fit_pca_surface, grid_axes
 from ...data import augment, balanced_subset, cifar10, mnist1d
-from ...ensemble_runs import run_units
+from ...executor import run_units
 from ...losses import half_mse
 from ...models import VGG1d, VGGSmall, torch_dtype
 from ...runtime import cpu_threads
@@ -292,8 +292,7 @@ def split_late_decay(config: LateDecayNetConfig) -> Units:
 
 
 def run_late_decay(config: LateDecayNetConfig, *, device, progress=True, checkpoint=None):
-    return run_units(split_late_decay(config), device=device, progress=progress, checkpoint=checkpoint,
-                     description="seeds")
+    return run_units(split_late_decay(config), device=device, progress=progress, checkpoint=checkpoint)
 
 
 DRIFT_CHECK_EPOCHS = 10

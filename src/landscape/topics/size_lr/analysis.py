@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...ensemble_runs import SpiralSplitConfig
+from ...data import SpiralSplitConfig
 from ...statistics import SETTLED, readout, run_states
 
 

@@ -12,19 +12,20 @@ from functools import partial
 
 import numpy as np
 
-from ...ensemble import EnsembleMLP, hessian_probe, train_ensemble
+from ...ensemble import EnsembleMLP, hessian_probe
 from ...models import INITS, torch_dtype
-from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, Units, register
-from ...ensemble_runs import (EARLY_STEPS, SpiralSplitConfig, compare_early, compare_prefix, log_arrays, merge_members,
-                              plan_runs, run_arrays, run_units, stack_groups, validate_splits)
-
-CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+from ...data import SpiralSplitConfig
+from ...executor import run_units
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, compare_prefix, register
+from ...ensemble_runs import CURVES, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits, width_units
 
 
 @dataclass(frozen=True)
-class SizeLRConfig:
+class SizeLRConfig(WidthSweep):
+    """A width sweep (`ensemble_runs.WidthSweep`) of plain CE: widths × learning rates × runs, the Hessian λ_max
+    every `hessian_every` steps (0: never)."""
+
     widths: tuple[int, ...] = (8, 64, 512)
     lrs: tuple[float, ...] = (0.1, 1.0)
     seeds: int = 5  # per data split
@@ -62,44 +63,29 @@ class SizeLRConfig:
         """(lr, run index) of each member of one width's ensemble."""
         return [(float(lr), r) for lr in self.lrs for r in range(len(self.runs()))]
 
+    def member_training(self, i: int):
+        """(loss, η, Γ schedule) of member i: plain CE at its learning rate."""
+        return "dce", self.members()[i][0], None
 
-def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
-    """One unit: (config, width, steps), every learning rate × run of that width as batched ensembles (one per data
-    split), on one CPU thread."""
-    config, width, steps = unit
-    runs, members = config.runs(), config.members()
-    with cpu_threads(1, device):
-        parts = []
-        for split in config.split_seeds:
-            idx = [i for i, (_, r) in enumerate(members) if runs[r][1] == split]
-            train, val = replace(config.data, split_seed=split).make(torch_dtype(config.dtype), device)
-            model = EnsembleMLP.init(2, width, 3, [runs[members[i][1]][0] for i in idx], init=config.init,
-                                     dtype=config.dtype, device=device)
-            probes = [hessian_probe(train, "dce", None, config.hessian_every, config.lanczos_steps)] \
-                if config.hessian_every else []
-            log = train_ensemble(model, train, lr=[members[i][0] for i in idx], steps=steps,
-                                 record_every=config.record_every, eval_sets={"validation": val}, probes=probes,
-                                 checkpoint=checkpoint.sub(f"split{split}") if checkpoint is not None else None,
-                                 progress=progress, description=f"width {width} split {split}",
-                                 early_steps=EARLY_STEPS)
-            parts.append((idx, log_arrays(log)))
-        names = CURVES + ("diverged_at", "early_objective") + (("hessian_max",) if probes else ())
-        out = merge_members(parts, len(members), names)
-        if probes:
-            out["hessian_max_steps"] = parts[0][1]["hessian_max_steps"]
-        return out
+    def make_data(self, split_seed: int, device):
+        return replace(self.data, split_seed=split_seed).make(torch_dtype(self.dtype), device)
+
+    def make_model(self, width: int, seeds, device):
+        return EnsembleMLP.init(2, width, 3, seeds, init=self.init, dtype=self.dtype, device=device)
+
+    def probes(self, train, loss: str) -> list:
+        """The Hessian λ_max of every member, every `hessian_every` steps."""
+        return [hessian_probe(train, loss, None, self.hessian_every, self.lanczos_steps)] if self.hessian_every \
+            else []
 
 
 def split_size_lr(config: SizeLRConfig, until=None) -> Units:
-    """One unit per width."""
-    steps = config.steps if until is None else min(until, config.steps)
-    return Units(tuple((config, w, steps) for w in config.widths), run_width, partial(assemble_size_lr, config),
-                 tuple(f"width {w}" for w in config.widths), costs=config.widths)
+    """One unit per width: `ensemble_runs.train_width`."""
+    return width_units(config, partial(assemble_size_lr, config), until)
 
 
 def run_size_lr(config: SizeLRConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_size_lr(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_size_lr(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def assemble_size_lr(config: SizeLRConfig, outputs):

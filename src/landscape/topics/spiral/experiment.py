@@ -19,8 +19,8 @@ from ...ntk import ntk_max_eigenvalue
 from ...training import Probe, train_full_batch
 from ...runtime import cpu_threads
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int
-from ...registry import Comparison, Experiment, Units, register
-from ...ensemble_runs import run_units
+from ...registry import EARLY_STEPS, Comparison, Experiment, Units, register
+from ...executor import run_units
 
 DRIFT_CHECK_STEPS = 300
 
@@ -102,10 +102,9 @@ def run_spiral(config: SpiralConfig, *, device, progress=True, checkpoint=None):
 # The drift check of these float64 runs at η = 1 (and of the cycle's, the same run): another CPU kernel (ATen's
 # scalar one, MKL at SSE4.2) draws the float32 initialization (torch.randn) one bit apart, and the runs part — by 4e-3
 # after 300 steps. So the check compares step 0 (data, initialization, loss, the probes at t = 0) at the float64
-# tolerance, and the steps up to EARLY_STEPS, before the runs part, at EARLY_RTOL: about 10× the largest difference
-# measured between this machine's kernels and the scalar ones on the stored runs (objective 1e-5, cross-entropy
-# 3.3e-5, λ_max of the Hessian 8.9e-5, of the NTK 8e-4; one training point's prediction may flip).
-EARLY_STEPS = 50
+# tolerance, and the steps up to EARLY_STEPS (`registry.EARLY_STEPS`), before the runs part, at EARLY_RTOL: about 10×
+# the largest difference measured between this machine's kernels and the scalar ones on the stored runs (objective
+# 1e-5, cross-entropy 3.3e-5, λ_max of the Hessian 8.9e-5, of the NTK 8e-4; one training point's prediction may flip).
 EARLY_RTOL = {"objective": 3e-4, "cross_entropy": 3e-4, "prefix_cross_entropy": 3e-4, "hessian_max": 1e-3,
               "ntk_max": 5e-3}
 ONE_POINT = 1.0 / 300  # the accuracy of one of the spiral's 300 points
@@ -228,8 +227,7 @@ def split_init_table(config: InitTableConfig, until=None) -> Units:
 
 
 def run_init_table(config: InitTableConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_init_table(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="init table")
+    return run_units(split_init_table(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def drift_check_init_table(config: InitTableConfig, result, *, device):

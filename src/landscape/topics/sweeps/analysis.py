@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...settings import Setting, setting_label
-from ...ensemble_runs import EVALUATION, SELECTION, SpiralSplitConfig
+from ...data import SpiralSplitConfig
+from ...ensemble_runs import EVALUATION, SELECTION
 from ...statistics import MIN_SPLITS, SETTLED, readout, regime, run_states, t_interval
 
 COLUMNS = ("train_accuracy", "validation_accuracy", "train_loss", "validation_loss")

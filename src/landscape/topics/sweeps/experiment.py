@@ -14,17 +14,16 @@ from functools import partial
 
 import numpy as np
 
-from ...ensemble import EnsembleMLP, train_ensemble
+from ...ensemble import EnsembleMLP
 from ...losses import LOSSES, GammaSchedule
 from ...models import INITS, torch_dtype
-from ...runtime import cpu_threads
 from ...settings import Setting, setting_label
 from ...validation import normalize_fields, require, require_choice, require_finite, require_int, require_int_tuple
-from ...registry import Experiment, Units, register
-from ...ensemble_runs import (EARLY_STEPS, EVALUATION, SpiralSplitConfig, compare_early, log_arrays, merge_members,
-                              plan_runs, run_arrays, run_units, stack_groups, validate_splits)
-
-CURVES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+from ...data import SpiralSplitConfig
+from ...executor import run_units
+from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
+from ...ensemble_runs import (CURVES, EVALUATION, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits,
+                              width_units)
 
 
 def validate_settings(settings) -> None:
@@ -68,8 +67,26 @@ def sweep_arrays(config, outputs, width_prefix: str = "w"):
     return arrays, summary
 
 
+class SettingsSweep(WidthSweep):
+    """A width sweep over settings (loss, A, T, η) × runs (`ensemble_runs.WidthSweep`): every setting trains every
+    run; a config gives `settings`, `seeds`, `split_seeds`, `selection_split_seeds` and `schedule(setting)`."""
+
+    def runs(self):
+        """(initial seed, split seed, role) of each run (`ensemble_runs.plan_runs`): selection runs first."""
+        return plan_runs(self.seeds, self.split_seeds, self.selection_split_seeds)
+
+    def members(self):
+        """(setting index, run index) of each member of one width's ensemble (setting-major)."""
+        return [(k, r) for k in range(len(self.settings)) for r in range(len(self.runs()))]
+
+    def member_training(self, i: int):
+        """(loss, η, Γ schedule) of member i: those of its setting."""
+        setting = self.settings[self.members()[i][0]]
+        return setting[0], setting[3], self.schedule(setting)
+
+
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(SettingsSweep):
     """widths × settings × runs on spiral splits; settings are (loss, A, T, η) tuples. Each data split (the
     `selection_split_seeds`, then the `split_seeds`) gets `seeds` runs, each from its own initial weights; every
     setting trains every run. Settings are picked on the selection runs and evaluated on the others."""
@@ -102,73 +119,24 @@ class SweepConfig:
         require_choice("init", self.init, INITS)
         torch_dtype(self.dtype)
 
-    def runs(self):
-        """(initial seed, split seed, role) of each run (`ensemble_runs.plan_runs`)."""
-        return plan_runs(self.seeds, self.split_seeds, self.selection_split_seeds)
-
-    def members(self):
-        """(setting index, run index) of each member of one width's ensemble (setting-major)."""
-        return [(k, r) for k in range(len(self.settings)) for r in range(len(self.runs()))]
-
     def schedule(self, setting) -> GammaSchedule | None:
         _, A, T, _ = setting
         return None if A == 1 else GammaSchedule(3, float(A), int(T), self.steps,
                                                  final_plain_steps=self.final_plain_steps)
 
+    def make_data(self, split_seed: int, device):
+        return replace(self.data, split_seed=split_seed).make(torch_dtype(self.dtype), device)
 
-def member_groups(config, kinds):
-    """Member indices of one width grouped by (loss kind, data split): the members of a batched ensemble share
-    their loss and their training data."""
-    runs = config.runs()
-    members = config.members()
-    groups = []
-    for kind in kinds:
-        for split in dict.fromkeys(r[1] for r in runs):
-            idx = [i for i, (k, r) in enumerate(members) if config.settings[k][0] == kind and runs[r][1] == split]
-            if idx:
-                groups.append((kind, split, idx))
-    return groups
-
-
-def run_width(unit, *, device, progress=False, checkpoint=None) -> dict:
-    """One unit of a sweep: (config, width, steps), every setting × run of that width as batched ensembles (one per
-    loss kind and data split), on one CPU thread."""
-    config, width, steps = unit
-    kinds = [k for k in LOSSES if any(s[0] == k for s in config.settings)]
-    runs, members = config.runs(), config.members()
-    with cpu_threads(1, device):
-        parts = []
-        for kind, split, idx in member_groups(config, kinds):
-            train, val = replace(config.data, split_seed=split).make(torch_dtype(config.dtype), device)
-            model = EnsembleMLP.init(2, width, 3, [runs[members[i][1]][0] for i in idx], init=config.init,
-                                     dtype=config.dtype, device=device)
-            schedules = [config.schedule(config.settings[members[i][0]]) for i in idx]
-            log = train_ensemble(model, train, loss=kind, schedules=schedules,
-                                 lr=[config.settings[members[i][0]][3] for i in idx], steps=steps,
-                                 record_every=config.record_every, eval_sets={"validation": val},
-                                 checkpoint=checkpoint.sub(f"{kind}-split{split}") if checkpoint is not None else None,
-                                 progress=progress, description=f"width {width} {kind} split {split}",
-                                 early_steps=EARLY_STEPS)
-            parts.append((idx, log_arrays(log)))
-        return merge_members(parts, len(members), CURVES + ("diverged_at", "early_objective"))
-
-
-def width_units(config, until, run_width, width_prefix: str) -> Units:
-    """One unit per width (each width is one batched ensemble; its members are not split further, so the stored
-    bits do not depend on how the sweep is run), for the spiral sweeps and the image sweep alike."""
-    steps = config.steps if until is None else min(until, config.steps)
-    return Units(tuple((config, w, steps) for w in config.widths), run_width,
-                 partial(sweep_arrays, config, width_prefix=width_prefix), tuple(f"width {w}" for w in config.widths),
-                 costs=config.widths)
+    def make_model(self, width: int, seeds, device):
+        return EnsembleMLP.init(2, width, 3, seeds, init=self.init, dtype=self.dtype, device=device)
 
 
 def split_sweep(config: SweepConfig, until=None) -> Units:
-    return width_units(config, until, run_width, "w")
+    return width_units(config, partial(sweep_arrays, config), until)
 
 
 def run_sweep(config: SweepConfig, *, device, progress=True, checkpoint=None, until=None):
-    return run_units(split_sweep(config, until), device=device, progress=progress, checkpoint=checkpoint,
-                     description="widths")
+    return run_units(split_sweep(config, until), device=device, progress=progress, checkpoint=checkpoint)
 
 
 def drift_check_sweep(config: SweepConfig, result, *, device):
