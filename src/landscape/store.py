@@ -136,12 +136,22 @@ def save_result(path: Path, result: Result) -> None:
     payload[META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
+    write_atomic(path, lambda f: np.savez_compressed(f, **payload))
+
+
+def write_atomic(path: Path, write) -> None:
+    """`write(file)` into a temporary file beside `path`, flushed to disk, then renamed onto it: a failed write (a
+    full disk) leaves nothing half-written and raises ResultsNotWritableError naming the file."""
+    path = Path(path)
+    try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)

@@ -17,13 +17,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .store import CorruptResultError, Result, ResultsNotWritableError, guard, load_result, save_result
-from .validation import NotWritableError
+from .store import CorruptResultError, Result, ResultsNotWritableError, guard, load_result, save_result, write_atomic
 
 PLAN_MAX_BYTES = 1 << 20  # a plan.json is a few kB; anything far bigger is not one
 
@@ -90,7 +88,8 @@ class UnitFiles:
             raise ResultsNotWritableError(f"cannot write {self.folder} ({exc.strerror or exc})") from None
         plan = {"experiment": self.experiment, "version": self.version, "key": self.key, "preset": preset,
                 "overrides": overrides, "units": units, "labels": labels}
-        write_atomic(guard(self.root, self.folder / "plan.json"), json.dumps(plan, indent=1).encode())
+        text = json.dumps(plan, indent=1).encode()
+        write_atomic(guard(self.root, self.folder / "plan.json"), lambda f: f.write(text))
 
     def load(self, units: int) -> dict[int, tuple]:
         """{unit index: (arrays, summary, info)} of the units already finished. A unit file that is damaged, or
@@ -181,22 +180,3 @@ def read_plan(folder: Path) -> dict | None:
     plan["done"] = sum(1 for p in folder.glob(f"unit-[0-9][0-9][0-9][0-9]-{key}.npz")
                        if not p.is_symlink() and p.is_file())
     return plan
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """`data` to `path` through a temporary file and a rename; a failed write leaves nothing and raises
-    ResultsNotWritableError naming the file."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc})", NotWritableError.hint) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ResultsNotWritableError(f"cannot write {path} ({exc.strerror or exc}); nothing half-written "
-                                          f"is left", NotWritableError.hint) from None
-        raise

@@ -76,6 +76,11 @@ def selection_table(select_result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def tried_lrs(select_result) -> list[float]:
+    """The learning rates the selection runs tried (the stored settings' η, ascending)."""
+    return sorted({float(lr) for lr in select_result["setting_lr"]})
+
+
 def select_lr(select_result) -> float:
     """CE's learning rate, picked on the selection runs by a rule fixed before they ran: among the η at which no
     run diverged at any width and none collapsed at the largest width (where CE is the baseline that must fit), the
