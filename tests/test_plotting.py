@@ -216,3 +216,25 @@ def test_displayed_text_px_scales_wide_figures_down():
 def test_confidence_band_can_be_clipped():
     mean, lo, hi = general.mean_confidence_band(np.array([[0.98, 1.0, 1.0, 0.9]]), clip=(0, 1))
     assert hi.max() <= 1 and lo.min() >= 0 and mean[0] == pytest.approx(0.97)
+    assert general.mean_confidence_band(np.array([[0.98, 1.0, 1.0, 0.9]]))[2][0] > 1  # what the clip removed
+
+
+def test_confidence_band_is_the_books_t_interval():
+    """One interval in the book: the band of a curve is statistics.t_interval at every step (Student t, so wider
+    than ±1.96 SE for few runs), NaN runs dropped, a single run a band of zero width."""
+    from landscape.statistics import t_interval
+
+    runs = np.array([0.2, 0.5, 0.1, 0.4, 0.35])
+    mean, lo, hi = general.mean_confidence_band(runs)
+    assert (mean, lo, hi) == t_interval(runs)
+    se = runs.std(ddof=1) / np.sqrt(len(runs))
+    assert hi - mean > 1.96 * se and hi - mean == pytest.approx(2.776 * se, rel=1e-3)  # t(0.975, 4) = 2.776
+    curves = np.array([[0.2, np.nan, 0.1, 0.4], [np.nan, 0.3, np.nan, np.nan], [np.nan, np.nan, np.nan, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" or "degrees of freedom" warning
+        mean, lo, hi = general.mean_confidence_band(curves, axis=1)
+    assert (mean[0], lo[0], hi[0]) == pytest.approx(t_interval(curves[0]), rel=1e-12)
+    assert mean[1] == lo[1] == hi[1] == 0.3 and np.isnan([mean[2], lo[2], hi[2]]).all()
+    steps_by_runs = np.array([[0.5], [0.7]])  # n = 1 at every step
+    mean, lo, hi = general.mean_confidence_band(steps_by_runs)
+    assert np.array_equal(mean, [0.5, 0.7]) and np.array_equal(lo, mean) and np.array_equal(hi, mean)
