@@ -2,7 +2,8 @@
 without a warning and returns its figure (panel functions that draw on a given axes return the axes); every figure
 is closed afterwards.
 
-The smoke results are computed once per session into a temporary store (about 20 s on the shared 2-core CPU).
+The smoke results are computed once per session into a temporary store (the `smoke_results` fixture of
+tests/conftest.py, shared with test_experiments; about 20 s on the shared 2-core CPU).
 """
 
 import inspect
@@ -43,15 +44,9 @@ SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "l
 
 
 @pytest.fixture(scope="session")
-def smoke(tmp_path_factory):
-    """name -> smoke result, computed once into a temporary store."""
-    from landscape.runner import load_or_run
-    from landscape.store import Store
-
-    store = Store(tmp_path_factory.mktemp("plotting") / "results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANDSCAPE_COMPUTE", "auto")
-        return {name: load_or_run(name, "smoke", store=store, device="cpu", progress=False) for name in SMOKE}
+def smoke(smoke_results):
+    """name -> smoke result (tests/conftest.py: computed once per session, shared with test_experiments)."""
+    return {name: smoke_results[name] for name in SMOKE}
 
 
 @pytest.fixture(scope="module", autouse=True)
