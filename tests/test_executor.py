@@ -68,6 +68,7 @@ def test_bad_overrides_are_config_errors_naming_field_and_allowed_values(capsys,
     assert not list(results.rglob("*.npz"))  # nothing computed
 
 
+@pytest.mark.smoke
 def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results, monkeypatch):
     sets = ["--set", "widths=4,8", "--set", "steps=100", "--set", "seeds=2"]
     code, out, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", *sets, "--quiet")
@@ -103,6 +104,7 @@ def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results, m
     assert code == 2 and "no stored result for capacity" in err and "--set seeds=2" in err
 
 
+@pytest.mark.smoke
 def test_interrupted_client_keeps_finished_units_and_resumes(results, monkeypatch, tmp_path):
     reference = load_or_run("capacity", "smoke", overrides=SMALL, progress=False,
                             store=Store(tmp_path / "reference"))
@@ -206,6 +208,7 @@ def test_run_arguments_are_checked_before_any_compute(capsys, results, argv, wor
         assert word in err, (word, err)
 
 
+@pytest.mark.smoke
 def test_longest_units_get_the_highest_priority(results):
     class Recorder(executor_module.InProcess):
         def map(self, tasks, **kwargs):

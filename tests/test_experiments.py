@@ -17,6 +17,7 @@ STORE = Store()
 STORED = [(p.parent.name, p) for name in EXPERIMENTS for p in STORE.stored(name)]
 
 
+@pytest.mark.smoke
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_smoke_preset_runs_from_scratch_and_passes_its_drift_check(name, smoke_results, monkeypatch):

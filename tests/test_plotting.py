@@ -161,12 +161,14 @@ def figure_calls(smoke):
     return _figure_calls(smoke)
 
 
+@pytest.mark.smoke
 def test_every_figure_function_is_covered(figure_calls):
     assert FIGURE_FUNCTIONS, "no figure functions found"
     assert set(FIGURE_FUNCTIONS) <= set(figure_calls), \
         f"figure functions without a test: {sorted(set(FIGURE_FUNCTIONS) - set(figure_calls))}"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", FIGURE_FUNCTIONS)
 def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
     function, args, kwargs = figure_calls[name]
@@ -177,6 +179,7 @@ def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
         assert isinstance(out, Figure)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", [n for n in FIGURE_FUNCTIONS if n not in ("plot_gammas", "plot_paired_gain")])
 def test_figure_text_is_readable_at_the_books_width(name, figure_calls):
     """At the width the book shows it (BOOK_WIDTH_PX at a 1,400 px window) every text of the figure is at least
