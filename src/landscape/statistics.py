@@ -17,7 +17,6 @@ CONVERGENCE_WINDOW = 0.10  # a run has converged when its loss no longer moves o
 CONVERGENCE_RTOL, CONVERGENCE_ATOL = 0.05, 1e-3  # |final − value at 90 %| ≤ ATOL + RTOL · |value at 90 %|
 CONVERGED_SHARE = 0.9  # a cell of runs (one width, one setting) is read as a minimum only if this share converged
 MIN_SPLITS = 3  # a generalization claim is reproduced only over at least this many data splits (and seeds)
-REGIMES = ("under", "over")
 
 
 def bonferroni(comparisons: int, confidence: float = CONFIDENCE) -> float:
