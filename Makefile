@@ -46,7 +46,8 @@ test-browser: install
 		echo "browser test skipped: chromium and chromedriver are not installed (.ci/run installs them with apt-get)"; \
 	fi
 
-# Unit tests only: no smoke runs of experiments, no notebooks, no drift check, no fresh install, no browser.
+# Unit tests only (about a minute): the tests marked smoke (a run of an experiment, a notebook or book built), slow
+# (drift check, fresh install) or browser are left out.
 test-fast: install
 	$(PYTEST) -m "not slow and not smoke and not browser" tests
 

@@ -63,3 +63,44 @@ def results(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_RESULTS", str(root))
     monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")
     return root
+
+
+class SmokeResults:
+    """name -> that experiment's smoke result, computed from scratch once per test session into a temporary store
+    (LANDSCAPE_COMPUTE=auto, on the CPU, with a fake CIFAR-10 for the experiments that read one). Under pytest-xdist
+    every worker reads the same store: the first worker to ask for a result computes it under a file lock, the
+    others wait and load it, so each smoke experiment runs once per `make test`."""
+
+    def __init__(self, root):
+        from landscape.store import Store
+
+        self.root, self.store, self._loaded = root, Store(root / "results"), {}
+        self.cifar10 = root / "cifar-10-batches-py"
+
+    def __getitem__(self, name):
+        from filelock import FileLock
+
+        from landscape.runner import load_or_run
+
+        if name not in self._loaded:
+            with FileLock(self.root / "cifar10.lock"):
+                if not self.cifar10.exists():
+                    write_fake_cifar10(self.cifar10.with_name("cifar10.partial"))
+                    self.cifar10.with_name("cifar10.partial").rename(self.cifar10)
+            with FileLock(self.root / f"{name}.lock"), pytest.MonkeyPatch.context() as mp:
+                mp.setenv("LANDSCAPE_COMPUTE", "auto")
+                mp.setenv("LANDSCAPE_CIFAR10", str(self.cifar10))
+                self._loaded[name] = load_or_run(name, "smoke", store=self.store, device="cpu", progress=False)
+        return self._loaded[name]
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """The smoke results of the experiments (SmokeResults), shared by test_experiments and test_plotting and, under
+    pytest-xdist, by every worker of the session (their common base folder)."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "smoke-results"
+    root.mkdir(exist_ok=True)
+    return SmokeResults(root)

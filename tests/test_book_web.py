@@ -41,6 +41,7 @@ def build_mini_book(tmp_path: Path, url: str) -> str:
     return html
 
 
+@pytest.mark.smoke
 @pytest.mark.skipif(not JB.exists(), reason="jupyter-book is not installed in this environment")
 @pytest.mark.parametrize("url", ["", "https://github.com/example-owner/example-book"])
 def test_mini_book_has_local_mathjax_single_scripts_and_buttons_from_one_setting(tmp_path, url):

@@ -88,6 +88,7 @@ def test_verify_with_nothing_stored_fails(capsys, results):
     assert code == 1 and "nothing to verify" in err
 
 
+@pytest.mark.smoke
 def test_verify_prints_the_largest_relative_difference_per_array(capsys, results):
     load_or_run("spiral_ce", "smoke", device="cpu", progress=False)
     code, out, _ = run_cli(capsys, "verify", "spiral_ce")

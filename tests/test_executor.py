@@ -68,7 +68,8 @@ def test_bad_overrides_are_config_errors_naming_field_and_allowed_values(capsys,
     assert not list(results.rglob("*.npz"))  # nothing computed
 
 
-def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
+@pytest.mark.smoke
+def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results, monkeypatch):
     sets = ["--set", "widths=4,8", "--set", "steps=100", "--set", "seeds=2"]
     code, out, err = run_cli(capsys, "run", "capacity", "--preset", "smoke", *sets, "--quiet")
     assert code == 0, err
@@ -78,9 +79,12 @@ def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
     assert result.provenance["preset"] == "smoke" and result.provenance["units"]["count"] == 2
     assert len(result.provenance["units"]["wall_time_s"]) == 2
     assert result.typed_config.widths == (4, 8)
-    smoke_key = config_key("capacity", 2, get_experiment("capacity").presets["smoke"])
+    capacity = get_experiment("capacity")
+    smoke_key = config_key("capacity", capacity.version, capacity.presets["smoke"])
+    set_key = config_key("capacity", capacity.version, result.typed_config)  # the key of the config with the --set
     path = next((results / "capacity").glob("smoke+set-*.npz"))
-    assert result.key != smoke_key and path.stem == f"smoke+set-{result.key}"
+    assert result.key == set_key != smoke_key and path.stem == f"smoke+set-{result.key}"
+    assert not Store().path("capacity", smoke_key, "smoke").exists()  # nothing stored under the preset's key
     assert not (results / ".partial" / f"capacity-{result.key}.units").exists()  # cleaned up once stored
 
     code, out, _ = run_cli(capsys, "show", "capacity", "--preset", "smoke", *sets)
@@ -88,7 +92,11 @@ def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
     for part in ("config:", "  widths: [4, 8]", "summary:", "provenance:", "  overrides:", "units: 2",
                  "arrays: diverged_at (2, 16)"):
         assert part in out, part
-    assert run_cli(capsys, "show", str(path))[1] == out.replace(f"file: {path}", f"file: {path}")
+    # the file by its path (here relative to the working directory) shows the same, but for the path it was given
+    assert f"file: {path}" in out
+    monkeypatch.chdir(results.parent)
+    relative = path.relative_to(results.parent)
+    assert run_cli(capsys, "show", str(relative))[1] == out.replace(f"file: {path}", f"file: {relative}")
     code, out, _ = run_cli(capsys, "list")
     assert f"smoke+set-{result.key}: stored (--set seeds=2 --set steps=100 --set widths=4,8)" in out
 
@@ -96,6 +104,7 @@ def test_set_stores_under_its_own_key_loads_by_name_and_shows(capsys, results):
     assert code == 2 and "no stored result for capacity" in err and "--set seeds=2" in err
 
 
+@pytest.mark.smoke
 def test_interrupted_client_keeps_finished_units_and_resumes(results, monkeypatch, tmp_path):
     reference = load_or_run("capacity", "smoke", overrides=SMALL, progress=False,
                             store=Store(tmp_path / "reference"))
@@ -199,6 +208,7 @@ def test_run_arguments_are_checked_before_any_compute(capsys, results, argv, wor
         assert word in err, (word, err)
 
 
+@pytest.mark.smoke
 def test_longest_units_get_the_highest_priority(results):
     class Recorder(executor_module.InProcess):
         def map(self, tasks, **kwargs):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from landscape.registry import all_experiments, config_from_dict, get_experiment
-from landscape.runner import load_or_run
 from landscape.runtime import resolve_device
 from landscape.store import Store, config_key, load_result
 
@@ -18,11 +17,14 @@ STORE = Store()
 STORED = [(p.parent.name, p) for name in EXPERIMENTS for p in STORE.stored(name)]
 
 
+@pytest.mark.smoke
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_smoke_preset_runs_from_scratch_and_passes_its_drift_check(name, tmp_store, fake_cifar10):
+def test_smoke_preset_runs_from_scratch_and_passes_its_drift_check(name, smoke_results, monkeypatch):
     exp = get_experiment(name)
-    result = load_or_run(name, "smoke", store=tmp_store, device="cpu", progress=False)
+    result = smoke_results[name]  # computed from scratch, once per session (tests/conftest.py)
+    monkeypatch.setenv("LANDSCAPE_COMPUTE", "auto")  # the drift check recomputes, with the data the run read
+    monkeypatch.setenv("LANDSCAPE_CIFAR10", str(smoke_results.cifar10))
     assert result.provenance["preset"] == "smoke"
     for key, array in result.arrays.items():
         if array.dtype.kind == "f" and array.size:

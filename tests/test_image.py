@@ -315,6 +315,7 @@ def test_image_protocol_meets_the_books_floor():
     assert len(c.split_seeds) >= 3 and c.seeds * len(c.split_seeds) >= 8 and c.selection_split_seeds
 
 
+@pytest.mark.smoke
 def test_image_figures_draw_from_a_smoke_result_without_warnings(tmp_path, monkeypatch):
     import warnings
 

@@ -307,6 +307,7 @@ def test_seed_and_decay_tables():
     assert len(decays) == len(DECAYS) and (decays["half"] == "later").sum() == 10
 
 
+@pytest.mark.smoke
 def test_a_seed_resumes_from_its_checkpoint_to_the_same_result(tmp_path, monkeypatch):
     """A unit interrupted after its second subpath resumes from the checkpoint and gives the same arrays as an
     uninterrupted run."""

@@ -2,7 +2,8 @@
 without a warning and returns its figure (panel functions that draw on a given axes return the axes); every figure
 is closed afterwards.
 
-The smoke results are computed once per session into a temporary store (about 20 s on the shared 2-core CPU).
+The smoke results are computed once per session into a temporary store (the `smoke_results` fixture of
+tests/conftest.py, shared with test_experiments; about 20 s on the shared 2-core CPU).
 """
 
 import inspect
@@ -43,15 +44,9 @@ SMOKE = ("spiral_dynamical", "spiral_ce", "spiral_init_table", "lrd_network", "l
 
 
 @pytest.fixture(scope="session")
-def smoke(tmp_path_factory):
-    """name -> smoke result, computed once into a temporary store."""
-    from landscape.runner import load_or_run
-    from landscape.store import Store
-
-    store = Store(tmp_path_factory.mktemp("plotting") / "results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANDSCAPE_COMPUTE", "auto")
-        return {name: load_or_run(name, "smoke", store=store, device="cpu", progress=False) for name in SMOKE}
+def smoke(smoke_results):
+    """name -> smoke result (tests/conftest.py: computed once per session, shared with test_experiments)."""
+    return {name: smoke_results[name] for name in SMOKE}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -167,12 +162,14 @@ def figure_calls(smoke):
     return _figure_calls(smoke)
 
 
+@pytest.mark.smoke
 def test_every_figure_function_is_covered(figure_calls):
     assert FIGURE_FUNCTIONS, "no figure functions found"
     assert set(FIGURE_FUNCTIONS) <= set(figure_calls), \
         f"figure functions without a test: {sorted(set(FIGURE_FUNCTIONS) - set(figure_calls))}"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", FIGURE_FUNCTIONS)
 def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
     function, args, kwargs = figure_calls[name]
@@ -183,6 +180,7 @@ def test_figure_function_draws_from_a_smoke_result(name, figure_calls):
         assert isinstance(out, Figure)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", [n for n in FIGURE_FUNCTIONS if n not in ("plot_gammas", "plot_paired_gain")])
 def test_figure_text_is_readable_at_the_books_width(name, figure_calls):
     """At the width the book shows it (BOOK_WIDTH_PX at a 1,400 px window) every text of the figure is at least
@@ -217,3 +215,25 @@ def test_displayed_text_px_scales_wide_figures_down():
 def test_confidence_band_can_be_clipped():
     mean, lo, hi = general.mean_confidence_band(np.array([[0.98, 1.0, 1.0, 0.9]]), clip=(0, 1))
     assert hi.max() <= 1 and lo.min() >= 0 and mean[0] == pytest.approx(0.97)
+    assert general.mean_confidence_band(np.array([[0.98, 1.0, 1.0, 0.9]]))[2][0] > 1  # what the clip removed
+
+
+def test_confidence_band_is_the_books_t_interval():
+    """One interval in the book: the band of a curve is statistics.t_interval at every step (Student t, so wider
+    than ±1.96 SE for few runs), NaN runs dropped, a single run a band of zero width."""
+    from landscape.statistics import t_interval
+
+    runs = np.array([0.2, 0.5, 0.1, 0.4, 0.35])
+    mean, lo, hi = general.mean_confidence_band(runs)
+    assert (mean, lo, hi) == t_interval(runs)
+    se = runs.std(ddof=1) / np.sqrt(len(runs))
+    assert hi - mean > 1.96 * se and hi - mean == pytest.approx(2.776 * se, rel=1e-3)  # t(0.975, 4) = 2.776
+    curves = np.array([[0.2, np.nan, 0.1, 0.4], [np.nan, 0.3, np.nan, np.nan], [np.nan, np.nan, np.nan, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" or "degrees of freedom" warning
+        mean, lo, hi = general.mean_confidence_band(curves, axis=1)
+    assert (mean[0], lo[0], hi[0]) == pytest.approx(t_interval(curves[0]), rel=1e-12)
+    assert mean[1] == lo[1] == hi[1] == 0.3 and np.isnan([mean[2], lo[2], hi[2]]).all()
+    steps_by_runs = np.array([[0.5], [0.7]])  # n = 1 at every step
+    mean, lo, hi = general.mean_confidence_band(steps_by_runs)
+    assert np.array_equal(mean, [0.5, 0.7]) and np.array_equal(lo, mean) and np.array_equal(hi, mean)

@@ -37,6 +37,23 @@ def test_t_interval_drops_nan_and_handles_tiny_samples():
     assert all(np.isnan(st.t_interval([np.nan])))
 
 
+def test_t_interval_along_an_axis_is_the_interval_of_each_column():
+    """Vectorized over the other axes: each position's interval over its finite values, as the 1-D call gives it
+    (a column without a finite value is NaN, one with a single value has zero width)."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(6, 4))
+    values[[0, 3], 1] = np.nan
+    values[:, 2] = np.nan
+    values[1:, 3] = np.nan
+    mean, lower, upper = st.t_interval(values, axis=0, comparisons=2)
+    assert mean.shape == lower.shape == upper.shape == (4,)
+    for j in range(4):
+        expected = st.t_interval(values[:, j], comparisons=2)
+        np.testing.assert_allclose([mean[j], lower[j], upper[j]], expected, rtol=1e-12, equal_nan=True)
+    assert np.isnan([mean[2], lower[2], upper[2]]).all() and lower[3] == mean[3] == upper[3] == values[0, 3]
+    assert np.array_equal(st.t_interval(values.T, axis=-1, comparisons=2)[1], lower, equal_nan=True)
+
+
 def test_one_definition_of_the_regimes():
     assert st.regime(0.99) == "over" and st.regime(0.9899) == "under" and st.regime(0.5) == "under"
 

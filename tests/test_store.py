@@ -106,6 +106,7 @@ def test_every_stored_result_passes_the_full_integrity_check():
     assert checked >= 10
 
 
+@pytest.mark.smoke
 def test_load_or_run_stores_with_provenance_then_loads(tmp_store):
     first = load_or_run("spiral_dynamical", "smoke", store=tmp_store, device="cpu", progress=False)
     for field in ("experiment_version", "git_commit", "torch_version", "device", "wall_time_s", "preset"):
@@ -115,6 +116,7 @@ def test_load_or_run_stores_with_provenance_then_loads(tmp_store):
     assert again.provenance["created_utc"] == first.provenance["created_utc"]  # loaded, not recomputed
 
 
+@pytest.mark.smoke
 def test_corrupt_result_is_recomputed_when_allowed_and_kept_aside(tmp_store, capsys):
     exp = get_experiment("spiral_ce")
     path = tmp_store.path(exp.name, config_key(exp.name, exp.version, exp.preset("smoke")), "smoke")
@@ -231,6 +233,7 @@ def test_sweep_settings_are_named_tuples_stored_as_lists():
         SweepConfig(settings=[["dce", 1.0]])
 
 
+@pytest.mark.smoke
 def test_loaded_results_carry_their_config_type(tmp_store):
     """The runner attaches the config dataclass; the file layer alone keeps the stored dict."""
     from landscape.topics.spiral.experiment import SpiralConfig

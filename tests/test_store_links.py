@@ -97,6 +97,7 @@ def test_a_folder_named_like_a_file_of_the_store_is_refused(capsys, results, whe
         assert (folder / "inside.txt").read_text() == "x"
 
 
+@pytest.mark.smoke
 def test_files_the_store_did_not_write_stay_and_so_does_their_folder(capsys, results):
     units = Store().units_dir("capacity", key_of(SMALL))
     units.mkdir(parents=True)
@@ -121,6 +122,7 @@ def interrupt_after_first_unit(monkeypatch, calls):
     monkeypatch.setattr(executor_module, "execute", interrupted)
 
 
+@pytest.mark.smoke
 def test_a_unit_file_copied_into_another_units_slot_is_discarded_and_that_unit_rerun(results, monkeypatch,
                                                                                      tmp_path, capsys):
     """The issue's case: after a kill, width 4's finished file copied into width 8's slot was assembled and stored
@@ -234,6 +236,7 @@ def test_a_results_folder_that_is_missing_or_a_file_is_an_error_not_everything_m
     assert code == 2 and lines[1].startswith("fix: point LANDSCAPE_RESULTS at the results folder")
 
 
+@pytest.mark.smoke
 def test_a_failed_write_is_two_lines_and_leaves_nothing_half_written(capsys, results, monkeypatch):
     """A full disk after the writability check: ENOSPC while the result is written (its units are already
     saved: the same command resumes from them)."""
@@ -257,6 +260,7 @@ def test_a_failed_write_is_two_lines_and_leaves_nothing_half_written(capsys, res
     assert run_cli(capsys, "run", "capacity", "--preset", "smoke", "--quiet", *sets)[0] == 0
 
 
+@pytest.mark.smoke
 def test_a_write_refused_by_the_system_in_a_real_process(results):
     """A real write error (the process may write files of at most 4 kB: EFBIG) in a real process."""
     script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "

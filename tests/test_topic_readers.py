@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from landscape.topics.followup_mse.analysis import family_frame
 from landscape.topics.size_lr.analysis import final_table, learning_rates, seed_mean
@@ -41,6 +42,7 @@ def test_size_lr_readers():
                                               round(23 * 0.5, 2)]
 
 
+@pytest.mark.smoke
 def test_family_frame_labels_every_run(tmp_store):
     from landscape.runner import load_or_run
 

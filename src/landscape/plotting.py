@@ -9,6 +9,7 @@ import numpy as np
 import seaborn as sns
 
 from .losses import GammaSchedule
+from .statistics import t_interval
 
 CLASS_COLORS = sns.color_palette("colorblind", 10)
 PAPER_COLOR = "0.35"
@@ -65,15 +66,12 @@ def plot_gammas(schedule: GammaSchedule, steps: int, ax=None, every: int = 10):
 
 
 # ------------------------------------------------------------------------------------- ensemble experiments
-def mean_confidence_band(values: np.ndarray, axis: int = -1, z: float = 1.96, clip=None):
-    """Mean over `axis` and a normal-approximation 95% confidence band of the mean (NaN-aware); `clip=(lo, hi)`
-    keeps the band inside the quantity's range (an accuracy band never runs above 1)."""
-    values = np.asarray(values, dtype=np.float64)
-    n = np.sum(np.isfinite(values), axis=axis)
-    mean = np.nanmean(values, axis=axis)
-    se = np.nanstd(values, axis=axis, ddof=1) / np.sqrt(np.maximum(n, 1)) if values.shape[axis] > 1 \
-        else np.zeros_like(mean)
-    lo, hi = mean - z * se, mean + z * se
+def mean_confidence_band(values: np.ndarray, axis: int = -1, clip=None):
+    """Mean over `axis` and the 95 % Student-t interval of the mean (`statistics.t_interval`, the book's one interval;
+    NaN dropped: each position over its finite values; one value: a band of zero width); `clip=(lo, hi)` keeps the
+    band inside the quantity's range (an accuracy band never runs above 1). With few runs the band is wider than a
+    normal-approximation one (±1.96 SE): t(0.975, n − 1) is 2.78 at n = 5, 2.26 at 10, 2.09 at 20."""
+    mean, lo, hi = t_interval(values, axis=axis)
     if clip is not None:
         lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
     return mean, lo, hi

@@ -17,7 +17,6 @@ CONVERGENCE_WINDOW = 0.10  # a run has converged when its loss no longer moves o
 CONVERGENCE_RTOL, CONVERGENCE_ATOL = 0.05, 1e-3  # |final − value at 90 %| ≤ ATOL + RTOL · |value at 90 %|
 CONVERGED_SHARE = 0.9  # a cell of runs (one width, one setting) is read as a minimum only if this share converged
 MIN_SPLITS = 3  # a generalization claim is reproduced only over at least this many data splits (and seeds)
-REGIMES = ("under", "over")
 
 
 def bonferroni(comparisons: int, confidence: float = CONFIDENCE) -> float:
@@ -27,19 +26,29 @@ def bonferroni(comparisons: int, confidence: float = CONFIDENCE) -> float:
     return 1 - (1 - confidence) / comparisons
 
 
-def t_interval(values, confidence: float = CONFIDENCE, comparisons: int = 1) -> tuple[float, float, float]:
+def t_interval(values, confidence: float = CONFIDENCE, comparisons: int = 1, axis: int | None = None):
     """(mean, lower, upper) of a Student-t interval for the mean (NaN dropped), Bonferroni-corrected for
-    `comparisons` intervals read together (a best-of-k read-out is k comparisons)."""
+    `comparisons` intervals read together (a best-of-k read-out is k comparisons) — the book's one interval.
+
+    `axis=None`: over all values, as floats. `axis=k`: one interval per position of the other axes (arrays), each
+    over the finite values along axis k. No finite value: NaN; one: the interval is that value (mean = lower =
+    upper)."""
     v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(v.mean())
-    if len(v) < 2:
-        return mean, mean, mean
-    level = bonferroni(comparisons, confidence)
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return mean, mean - half, mean + half
+    flat = axis is None
+    if flat:
+        v, axis = v[np.isfinite(v)], 0  # 1-D, finite
+    finite = np.isfinite(v)
+    n = finite.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, v, 0.0).sum(axis=axis) / n  # NaN where n = 0
+        deviation = np.where(finite, v - np.expand_dims(mean, axis), 0.0)
+        sd = np.sqrt((deviation * deviation).sum(axis=axis) / (n - 1))
+        t = stats.t.ppf(0.5 + bonferroni(comparisons, confidence) / 2, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, t * sd / np.sqrt(n), 0.0)
+    lower, upper = mean - half, mean + half
+    if flat:
+        return float(mean), float(lower), float(upper)
+    return mean, lower, upper
 
 
 def regime(ce_train_accuracy: float) -> str:
