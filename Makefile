@@ -28,13 +28,15 @@ OTHER_KERNELS := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 OPEN
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
 
 # Unit tests, smoke runs of every experiment, the drift check of stored results, then nbval over every notebook,
-# with this machine's CPU kernels and again with other ones; then the built book in headless Chromium.
+# with this machine's CPU kernels and again with other ones (nbval and the drift check of every stored result); then
+# the built book in headless Chromium.
 test: install
 	$(PYTEST) -m "not browser" -n 2 tests
 	$(PY) tools/cpu_kernels.py
 	$(NBVAL)
 	$(OTHER_KERNELS) $(PY) tools/cpu_kernels.py --expect-other
 	$(OTHER_KERNELS) $(NBVAL)
+	$(OTHER_KERNELS) $(PYTEST) -m slow -n 2 tests/test_experiments.py -k stored_result_is_what_the_code_produces
 	$(MAKE) --no-print-directory test-browser
 
 # Builds the book into a temporary folder and opens every page in headless Chromium (tests/test_browser.py);

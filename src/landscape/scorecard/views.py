@@ -81,14 +81,16 @@ class ClaimsView:
             if self.style == "chapter":
                 rows.append(
                     f'<tr id="{anchor(c.id)}"><td class="claim-status-cell">{self.badge(c.status)}</td>'
-                    f"<td><strong>{escape(c.title)}</strong>{self._kind_tag(c)}<br>{escape(c.paper)} "
-                    f'<span class="claim-source">({escape(c.source)})</span><br><code class="claim-id">{c.id}</code>'
+                    f'<td><strong title="claim id: {c.id}">{escape(c.title)}</strong>{self._kind_tag(c)}<br>'
+                    f'{escape(c.paper)} <span class="claim-source">({escape(c.source)})</span>'
                     f'</td><td><span class="claim-reason">{escape(c.reason)}</span>'
                     f'<details class="claim-details"><summary>our numbers and the criterion</summary>'
-                    f"{escape(c.ours)}<br><em>Criterion:</em> {escape(c.criterion)}</details>"
+                    f"{escape(c.ours)}<br><em>Criterion:</em> {escape(c.criterion)}<br><em>Claim id:</em> "
+                    f'<code class="claim-id">{c.id}</code></details>'
                     "</td></tr>")
             else:
-                link = f'<a class="claim-link" href="{claim_link(c)}">{escape(c.title)}</a>{self._kind_tag(c)}'
+                link = (f'<a class="claim-link" href="{claim_link(c)}" title="claim id: {c.id}">{escape(c.title)}</a>'
+                        + self._kind_tag(c))
                 cell = (link + f'<br><span class="claim-reason">{escape(c.reason)}</span>'
                         + ("" if self.style == "verdict" else self._details(c, "details")))
                 rows.append(f'<tr><td class="claim-status-cell">{self.badge(c.status)}</td><td>{cell}</td></tr>')
@@ -103,10 +105,10 @@ class ClaimsView:
             lines = ["| status | claim | why | page |", "|---|---|---|---|"]
             lines += [f"| {c.status} | {_md(c.title)} | {_md(c.reason)} | {claim_link(c)} |" for c in self.claims]
         else:
-            lines = ["| status | claim | kind | title | why | paper (source) | ours | criterion |",
+            lines = ["| status | title | kind | why | paper (source) | ours | criterion | claim id |",
                      "|---|---|---|---|---|---|---|---|"]
-            lines += [f"| {c.status} | {c.id} | {c.kind} | {_md(c.title)} | {_md(c.reason)} | {_md(c.paper)} "
-                      f"({_md(c.source)}) | {_md(c.ours)} | {_md(c.criterion)} |" for c in self.claims]
+            lines += [f"| {c.status} | {_md(c.title)} | {c.kind} | {_md(c.reason)} | {_md(c.paper)} "
+                      f"({_md(c.source)}) | {_md(c.ours)} | {_md(c.criterion)} | {c.id} |" for c in self.claims]
         return "\n".join(lines)
 
 
