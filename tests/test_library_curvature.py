@@ -275,13 +275,3 @@ def test_an_ensembles_operator_is_every_members_own_hessian(small):
     estimate = landscape.hessian_trace(ensemble, objective, (x, y), samples=10)
     spectrum = landscape.hessian_spectrum(ensemble, objective, (x, y), vectors=3, steps=6)
     assert estimate.value.shape == estimate.stderr.shape == (2,) and spectrum.nodes.shape == (2, 3, 6)
-
-
-def test_the_topics_transitional_names_are_the_api(small):
-    """top_eigenvalues and exact_hessian (still imported by the spiral and cycle experiments) are the one API."""
-    from landscape.curvature import exact_hessian, top_eigenvalues
-
-    model, loss_fn, x, y, H = small
-    assert torch.equal(exact_hessian(model, loss_fn, x, y), H)
-    assert torch.equal(top_eigenvalues(model, loss_fn, x, y, k=2),
-                       landscape.hessian_eigenvalues(model, loss_fn, (x, y), k=2).values)

@@ -21,8 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-# exact_density, hutchinson_trace and slq are imported from here by the cycle topic too (transitional, see the end)
-from .estimators import exact_density, hutchinson_trace, lanczos, ritz, slq, spectral_density  # noqa: F401
+from .estimators import hutchinson_trace, lanczos, ritz, slq, spectral_density
 from .flat import flatten, flatten_rows, unflatten, unflatten_rows
 from .losses import probing
 from .models import evaluating, trainable_parameters
@@ -263,20 +262,3 @@ def loss_along(model: nn.Module, criterion, x: torch.Tensor, y: torch.Tensor, di
         for p, p0 in zip(params, start):
             p.copy_(p0)
     return torch.tensor(out, dtype=torch.float64)
-
-
-# ------------------------------------------------------------------ transitional: names the topics still import
-# spiral/experiment.py calls top_eigenvalues, cycle/experiment.py exact_hessian; both become the API above
-# (hessian_eigenvalues(...).values, HessianOperator(...).dense()) when the topics move, and these two go. The cycle
-# topic also imports slq, hutchinson_trace (experiment) and exact_density, spectral_density (figures) from here:
-# their home is `estimators`.
-def top_eigenvalues(model, criterion, x, y, k: int = 1, method: str = "lanczos", lanczos_steps: int = 20,
-                    seed: int = 0) -> torch.Tensor:
-    """`hessian_eigenvalues(model, criterion, (x, y), k, ...).values`."""
-    return hessian_eigenvalues(model, criterion, (x, y), k, method=method, lanczos_steps=lanczos_steps,
-                               seed=seed).values
-
-
-def exact_hessian(model, criterion, x, y) -> torch.Tensor:
-    """`HessianOperator(model, criterion, (x, y)).dense()`."""
-    return HessianOperator(model, criterion, (x, y)).dense()

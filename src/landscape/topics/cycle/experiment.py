@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...curvature import HessianOperator, exact_hessian, hutchinson_trace, loss_along, slq
+from ...curvature import HessianOperator, loss_along
+from ...estimators import hutchinson_trace, slq
 from ...data import spiral
 from ...losses import weighted_cross_entropy
 from ...models import MLP, torch_dtype
@@ -115,9 +116,8 @@ def run_cycle(config: CycleConfig, *, device, progress=True, checkpoint=None, un
             g = torch.as_tensor(gamma[s], dtype=dtype, device=device)
             crit = lambda z, y, g=g: weighted_cross_entropy(z, y, g)
             if until is None:
-                H = exact_hessian(model, crit, data.x, data.y)
-                values, vectors = torch.linalg.eigh(H)
                 op = HessianOperator(model, crit, data.x, data.y)
+                values, vectors = torch.linalg.eigh(op.dense())
                 nodes, weights = slq(op, op.size, config.slq_vectors, config.slq_steps, dtype=dtype, device=device,
                                      seed=s)
                 trace, stderr = hutchinson_trace(op, op.size, config.hutchinson_samples, dtype=dtype, device=device,

@@ -62,7 +62,7 @@ def plot_cycle_spectra(result, picks, sigma_fraction: float = 0.01):
     (log scale in density; the bulk near 0 and the outliers)."""
     import torch
 
-    from ...curvature import exact_density, spectral_density
+    from ...estimators import exact_density, spectral_density
 
     start = int(result["snapshot_steps"][0])
     fig, axes = plt.subplots(1, len(picks), figsize=(min(3.3 * len(picks), 10), 4.2), sharey=True,

@@ -11,7 +11,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from ...curvature import top_eigenvalues
+from ...curvature import hessian_eigenvalues
 from ...data import spiral
 from ...losses import GammaSchedule, weighted_cross_entropy
 from ...models import INITS, MLP, torch_dtype
@@ -75,7 +75,8 @@ def train_spiral(config: SpiralConfig, *, device, progress=False, checkpoint=Non
     if config.hessian_every:
         def hessian_max(m, t):
             criterion = lambda z, y, g=torch.as_tensor(gamma[t], dtype=dtype, device=device): weighted_cross_entropy(z, y, g)
-            return top_eigenvalues(m, criterion, data.x, data.y, method="lanczos", lanczos_steps=config.lanczos_steps)[0]
+            return hessian_eigenvalues(m, criterion, (data.x, data.y), method="lanczos",
+                                       lanczos_steps=config.lanczos_steps).values[0]
         probes.append(Probe("hessian_max", config.hessian_every, hessian_max))
     if config.ntk_every:
         x_ntk = data.x[: config.ntk_points]
