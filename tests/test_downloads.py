@@ -22,7 +22,7 @@ def test_nested_values_flatten_to_dotted_names():
 def test_every_link_of_a_rerun_box_is_a_file_the_extension_serves(tmp_path):
     result = load("cycle", "full")
     text = rerun_box(result, bigger="-")._repr_markdown_()
-    links = re.findall(r"\]\(\.\./results/([^)]+)\)", text)
+    links = re.findall(r'href="\.\./results/([^"]+)"', text)
     assert links == [f"cycle/{result.source.name}", "claims/cycle.csv"]
     bookweb.write_downloads(tmp_path)
     for link in links:

@@ -91,10 +91,12 @@ class RerunBox:
     def downloads(self) -> str:
         """Links to the stored result files and the CSV of the chapter's claim numbers, as the built book serves them
         (`results/` beside the chapters' folder: _ext/bookweb.py copies them there)."""
-        files = [f"[`{r.source.name}`]({DOWNLOADS}/{r.experiment}/{r.source.name}) ({r.experiment})"
+        # raw HTML links: the files are served by the built book (not sources MyST would resolve at build time)
+        link = lambda path, text: f'<a href="{DOWNLOADS}/{path}" download><code>{text}</code></a>'  # noqa: E731
+        files = [link(f"{r.experiment}/{r.source.name}", r.source.name) + f" ({r.experiment})"
                  for r in self.results if getattr(r, "source", None) is not None]
         chapters = sorted({r.chapter for r in self.results if getattr(r, "chapter", None)})
-        csvs = [f"[`{c}.csv`]({DOWNLOADS}/claims/{c}.csv)" for c in chapters]
+        csvs = [link(f"claims/{c}.csv", f"{c}.csv") for c in chapters]
         return ("**Download** the stored results this chapter reads: " + ", ".join(files or ["none stored"])
                 + (f"; the numbers its claims use: {', '.join(csvs)}" if csvs else "")
                 + " (results read with `landscape.store.load_result`).")

@@ -53,14 +53,21 @@ def steps_axis(ax, label: str = "step t") -> None:
     ax.set_xlabel(label)
 
 
-def plot_gammas(schedule: GammaSchedule, steps: int, ax=None, every: int = 10):
-    """Γ_i(t) for each class."""
+def plot_gammas(gammas, steps: int | None = None, ax=None, every: int = 10):
+    """Γ_i(t) for each class: `gammas` a GammaSchedule drawn over steps 0 … `steps`, or a stored (step, class) array
+    of Γ (a result's `gamma`) drawn over its own steps."""
     ax = ax or plt.gca()
-    t = np.arange(0, steps + 1, every)
-    g = schedule.gammas(t)
-    for i in range(schedule.num_classes):
+    if isinstance(gammas, GammaSchedule):
+        t = np.arange(0, steps + 1, every)
+        g = gammas.gammas(t)
+    else:
+        table = np.asarray(gammas)
+        t = np.arange(0, len(table) if steps is None else min(steps + 1, len(table)), every)
+        g = table[t]
+    classes = g.shape[1]
+    for i in range(classes):
         ax.plot(t, g[:, i], color=CLASS_COLORS[i], lw=1.2, label=f"class {i}")
-    ax.set(ylabel=r"$\Gamma_i(t)$", ylim=(0, 3.9 * schedule.num_classes / 3))
+    ax.set(ylabel=r"$\Gamma_i(t)$", ylim=(0, 3.9 * classes / 3))
     steps_axis(ax)
     return ax
 

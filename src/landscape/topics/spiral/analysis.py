@@ -148,6 +148,15 @@ def kendall_trend(values) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def plain_ce_from(gamma: np.ndarray) -> int | None:
+    """The first step of a stored run's final plain-CE phase (Γ ≡ 1 from there to the end), read off its stored Γ;
+    None when the run ends emphasized (or is plain throughout)."""
+    plain = np.all(np.asarray(gamma) == 1.0, axis=1)
+    if plain.all() or not plain[-1]:
+        return None
+    return int(len(plain) - np.argmin(plain[::-1]))
+
+
 def theil_sen_drop(values, confidence: float = 0.95) -> tuple[float, float, float]:
     """The drop from the first to the last of `values` by the Theil–Sen slope over their order, with the slope's
     `confidence` interval: (drop, lower, upper); positive = falling."""

@@ -97,7 +97,9 @@ def run_spiral(config: SpiralConfig, *, device, progress=True, checkpoint=None):
         log = train_spiral(config, device=device, progress=progress, checkpoint=checkpoint)
     summary = {"final_accuracy": float(log.accuracy[-1]), "final_cross_entropy": float(log.cross_entropy[-1]),
                "diverged_at": log.diverged_at, "steps_run": int(len(log.objective) - 1)}
-    return _arrays(log), summary
+    arrays = _arrays(log)
+    arrays["gamma"] = config.schedule().gammas(np.arange(len(log.objective)))  # the Γ the run trained with (figures)
+    return arrays, summary
 
 
 # The drift check of these float64 runs at η = 1 (and of the cycle's, the same run): another CPU kernel (ATen's
@@ -150,19 +152,20 @@ def drift_check_spiral(config: SpiralConfig, result, *, device):
 FIG4 = SpiralConfig()
 SMOKE = SpiralConfig(period=50, steps=400, hessian_every=25, ntk_every=5)
 SPIRAL_AXES = {"hessian_max_steps": ("hessian_record",), "hessian_max": ("hessian_record",),
-               "ntk_max_steps": ("ntk_record",), "ntk_max": ("ntk_record",), "*": ("step",)}
+               "ntk_max_steps": ("ntk_record",), "ntk_max": ("ntk_record",), "gamma": ("step", "class"),
+               "*": ("step",)}
 INIT_TABLE_AXES = {"curve_steps": ("record",), "accuracy_curves": ("run", "record"),
                    "prefix_cross_entropy": ("run", "step"), "*": ("run",)}
 
 register(Experiment(
-    name="spiral_dynamical", version=1, title="Spiral, dynamical loss A = 70, T = 5000 (ICML Fig. 4)",
+    name="spiral_dynamical", version=2, title="Spiral, dynamical loss A = 70, T = 5000 (ICML Fig. 4)",
     chapter="spiral", config_type=SpiralConfig, presets={"full": FIG4, "smoke": SMOKE},
     run=run_spiral, drift_check=drift_check_spiral, axes=SPIRAL_AXES,
     description="2-100-3 ReLU net, 2021 init, float64, full-batch GD η = 1, 70k steps, Hessian λ_max of F every "
                 "25 steps, NTK λ_max on the first 50 points every step."))
 
 register(Experiment(
-    name="spiral_ce", version=1, title="Spiral, plain cross-entropy baseline (A = 1), same protocol",
+    name="spiral_ce", version=2, title="Spiral, plain cross-entropy baseline (A = 1), same protocol",
     chapter="spiral", config_type=SpiralConfig,
     presets={"full": replace(FIG4, amplitude=1.0), "smoke": replace(SMOKE, amplitude=1.0)},
     run=run_spiral, drift_check=drift_check_spiral, axes=SPIRAL_AXES,

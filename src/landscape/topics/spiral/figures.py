@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .analysis import PAPER_F_MINIMA, PAPER_HESSIAN_FINAL_CE, PAPER_NTK, PAPER_STAIRCASE
+from .analysis import PAPER_F_MINIMA, PAPER_HESSIAN_FINAL_CE, PAPER_NTK, PAPER_STAIRCASE, plain_ce_from
 from ...plotting import plot_gammas, steps_axis
 
 PAPER_MARK = dict(color="k", marker="x", ls="none", ms=7, mew=1.6, zorder=5, gid="paper", label="paper (read off Fig. 4)")
@@ -24,7 +24,7 @@ def plot_fig4(result, zoom=None, ce_result=None, paper=None):
     paper's read-offs (analysis.PAPER_*) as black marks labelled "paper": the accuracy staircase, F's first and last minima and the NTK's
     start and end (over the first and last period), λ_max over the final plain-CE period."""
     config = result.typed_config
-    schedule = config.schedule()
+    plain_from = plain_ce_from(result["gamma"])
     F = result["objective"]
     t = np.arange(len(F))
     paper = zoom is None if paper is None else paper
@@ -35,7 +35,7 @@ def plot_fig4(result, zoom=None, ce_result=None, paper=None):
         lo, hi = (0, len(F)) if window is None else window
         sl = slice(lo, min(hi + 1, len(F)))
         ax = axes[0, col]
-        plot_gammas(schedule, len(F) - 1, ax=ax, every=1 if window else 10)
+        plot_gammas(result["gamma"], ax=ax, every=1 if window else 10)
         ax.set_ylabel(r"$\Gamma_i(t)$")
         ax = axes[1, col]
         if ce_result is not None:
@@ -43,7 +43,7 @@ def plot_fig4(result, zoom=None, ce_result=None, paper=None):
         ax.plot(t[sl], F[sl], color="C0", lw=1, label=f"dynamical F (A = {config.amplitude:g})")
         ax.set(yscale="log", ylabel=r"loss $F$")
         if paper:
-            for (a, b), v in zip((first_period, _schedule_before_plain(schedule, last_period)), PAPER_F_MINIMA):
+            for (a, b), v in zip((first_period, _before_plain(plain_from, config.period, last_period)), PAPER_F_MINIMA):
                 ax.plot([a, b], [v, v], **(PAPER_SPAN if a == 0 else {**PAPER_SPAN, "label": None}))
         ax = axes[2, col]
         dF = np.diff(F)
@@ -63,8 +63,8 @@ def plot_fig4(result, zoom=None, ce_result=None, paper=None):
         ax.plot(hs[keep], hv[keep], ".-", ms=2, lw=0.6, color="C2", label=r"$\lambda_{\max}(\nabla^2 F)$")
         ax.axhline(2 / config.lr, color="C3", ls="--", lw=1, label=rf"$2/\eta$ = {2 / config.lr:g}")
         ax.set(yscale="log", ylabel=r"Hessian $\lambda_{\max}$")
-        if paper and schedule.plain_ce_from is not None:
-            ax.plot([schedule.plain_ce_from, len(F) - 1], [PAPER_HESSIAN_FINAL_CE] * 2, **PAPER_SPAN)
+        if paper and plain_from is not None:
+            ax.plot([plain_from, len(F) - 1], [PAPER_HESSIAN_FINAL_CE] * 2, **PAPER_SPAN)
         ax = axes[5, col]
         ks, kv = result["ntk_max_steps"], result["ntk_max"]
         keep = (ks >= lo) & (ks <= hi)
@@ -91,12 +91,11 @@ def plot_fig4(result, zoom=None, ce_result=None, paper=None):
     return fig
 
 
-def _schedule_before_plain(schedule, period):
-    """The last emphasized period: `period` moved back before the final plain-CE phase, if there is one."""
-    start = schedule.plain_ce_from
+def _before_plain(start, length, period):
+    """The last emphasized period: `period` moved back before the final plain-CE phase starting at `start`, if any."""
     if start is None or period[1] < start:
         return period
-    return (max(start - schedule.period, 0), start)
+    return (max(start - length, 0), start)
 
 
 def plot_init_table(table):

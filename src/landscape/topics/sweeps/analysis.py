@@ -26,6 +26,28 @@ def data_splits(result) -> int:
     return len(result["split_seeds"]) if "split_seeds" in result else 1
 
 
+def run_counts(result) -> dict:
+    """How many runs a stored sweep holds per cell (one width and setting), read off its member arrays — what the
+    chapters' captions and text glue: `seeds` (initial seeds per evaluation split), `evaluation_splits`, `evaluation_runs`,
+    `selection_splits`, `selection_runs`."""
+    keys = _cell_keys(result)
+    roles = np.asarray(result["member_role"]) if "member_role" in result else np.full(len(keys), EVALUATION)
+    splits = np.asarray(result["member_split"]) if "member_split" in result else np.zeros(len(keys), dtype=int)
+    cell = [i for i, key in enumerate(keys) if key == keys[0]]
+    evaluation = [i for i in cell if roles[i] == EVALUATION]
+    selection = [i for i in cell if roles[i] == SELECTION]
+    evaluation_splits = len({int(splits[i]) for i in evaluation})
+    return {"seeds": len(evaluation) // max(evaluation_splits, 1),
+            "evaluation_splits": evaluation_splits, "evaluation_runs": len(evaluation),
+            "selection_splits": len({int(splits[i]) for i in selection}), "selection_runs": len(selection)}
+
+
+def _cell_keys(result) -> list:
+    """Each member's cell (its setting, or its learning rate in size_lr)."""
+    key = "member_setting" if "member_setting" in result else "member_lr"
+    return [float(v) for v in np.asarray(result[key])]
+
+
 def splits_note(result) -> str:
     """'' when the sweep covers MIN_SPLITS data splits; else why a generalization claim stops at "partly"."""
     n = data_splits(result)
