@@ -94,9 +94,25 @@ def flat_values(values, prefix: str = ""):
         yield prefix, values
 
 
-def write_downloads(outdir: Path) -> None:
-    """Copy every stored result into `outdir/results/` and write one CSV per chapter of its claims' numbers."""
+def write_claim_csvs(folder: Path) -> None:
+    """One CSV per chapter of every number its claims use (claim, kind, status, quantity, value)."""
     from landscape.scorecard import evaluate_claims
+
+    by_chapter: dict[str, list] = {}
+    for claim in evaluate_claims():
+        by_chapter.setdefault(claim.chapter, []).append(claim.as_dict())
+    folder.mkdir(parents=True, exist_ok=True)
+    for chapter, claims in by_chapter.items():
+        with open(folder / f"{chapter}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["claim", "kind", "status", "quantity", "value"])
+            for c in claims:
+                for name, value in flat_values(c.get("values") or {}):
+                    writer.writerow([c["id"], c["kind"], c["status"], name, value])
+
+
+def write_downloads(outdir: Path) -> None:
+    """Copy every stored result into `outdir/results/` and write one CSV per chapter of its claims' numbers there."""
     from landscape.store import results_root
 
     target = Path(outdir) / "results"
@@ -104,17 +120,16 @@ def write_downloads(outdir: Path) -> None:
         if path.is_file() and not path.is_symlink():
             (target / path.parent.name).mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / path.parent.name / path.name)
-    by_chapter: dict[str, list] = {}
-    for claim in evaluate_claims():
-        by_chapter.setdefault(claim.chapter, []).append(claim.as_dict())
-    (target / "claims").mkdir(parents=True, exist_ok=True)
-    for chapter, claims in by_chapter.items():
-        with open(target / "claims" / f"{chapter}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["claim", "kind", "status", "quantity", "value"])
-            for c in claims:
-                for name, value in flat_values(c.get("values") or {}):
-                    writer.writerow([c["id"], c["kind"], c["status"], name, value])
+    write_claim_csvs(target / "claims")
+
+
+def _claim_csvs_for_the_build(app):
+    # The chapters' download links are resolved by MyST against the sources: the CSVs must exist before the build
+    # reads them (results/claims/, ignored by git); build-finished then serves every file under results/.
+    from landscape.store import results_root
+
+    if app.builder.format == "html":
+        write_claim_csvs(results_root() / "claims")
 
 
 def _write_downloads(app, exception):
@@ -126,6 +141,7 @@ def setup(app):
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("builder-inited", _claim_csvs_for_the_build)
     app.connect("build-finished", _write_downloads)
     app.add_css_file("book.css")
     # A first visit has no stored colour mode; the theme then logs "Got invalid theme mode" as a console error.

@@ -38,8 +38,8 @@ UNTESTED = (
                   "ICML 2021 Sec. 4 (CIFAR-10 figures)",
                   "CIFAR-10 cannot be downloaded on the machines that build the book, and the widths, rates, epochs "
                   "and grids are not known to us; the book tests the same statements on the spiral ([Amplitude and "
-                  "period](amp_period.html), [Under- and overparameterized networks](capacity.html)) and on MNIST-1D "
-                  "([Image data](image.html)), and keeps a CIFAR-10 preset for readers with the data"),
+                  "period](amp_period.ipynb), [Under- and overparameterized networks](capacity.ipynb)) and on MNIST-1D "
+                  "([Image data](image.ipynb)), and keeps a CIFAR-10 preset for readers with the data"),
     UntestedClaim("followup2024", "The follow-up's own numbers: its data set, network sizes, learning rates, the "
                   "DMSE formulas and the validation accuracies they reach",
                   "Lavin & Ruiz-Garcia 2024, figures",
@@ -49,7 +49,7 @@ UNTESTED = (
                   "test loss 0.1955 (decay at 200) → 0.183 (900–1,000)",
                   "authors' notebooks; paper Sec. 5",
                   "CIFAR-10 is not available here and the main path alone is ≈ 32 h on this CPU; the book tests the "
-                  "same statistic on MNIST-1D ([Late decay on a network](lrd_network.html)) and keeps a CIFAR-10 "
+                  "same statistic on MNIST-1D ([Late decay on a network](lrd_network.ipynb)) and keeps a CIFAR-10 "
                   "experiment for a GPU"),
     UntestedClaim("aistats2024", "CIFAR-100 ResNet-18: decaying at epoch 160 instead of 90 raises test accuracy from "
                   "72.3 % to 74.7 %",
@@ -59,6 +59,6 @@ UNTESTED = (
                   "long large-LR phase converges to the minimum-norm solution)",
                   "paper Sec. 4 (theorems)",
                   "a mathematical result, not an experiment: the book checks its consequences by simulation on the "
-                  "model ([The nonlinear model](lrd_model.html), [Late decay on the nonlinear model](lrd_decay.html)), "
+                  "model ([The nonlinear model](lrd_model.ipynb), [Late decay on the nonlinear model](lrd_decay.ipynb)), "
                   "not the proof"),
 )
