@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from .analysis import PAPER_DIRECTIONS
 from ...plotting import PAPER_COLOR, mean_confidence_band, steps_axis, width_palette
 
 
@@ -15,7 +16,8 @@ def _band(ax, x, values, color, label=None, ls="-", lw=1.4, clip=None):
 
 def plot_size_lr(result):
     """Follow-up Fig. 1: training loss, validation accuracy and Hessian λ_max over training, per width (colour) and
-    learning rate (line style); seed mean with its 95% band; 2/η dashed."""
+    learning rate (line style); seed mean with its 95% band; 2/η dashed; the paper's directions (analysis.
+    PAPER_DIRECTIONS) as labelled notes."""
     widths = result["widths"].tolist()
     lrs = sorted(set(result["member_lr"].tolist()))
     colors, styles = width_palette(widths), dict(zip(lrs, ["-", "--", ":", "-."]))
@@ -35,6 +37,9 @@ def plot_size_lr(result):
     axes[2].set(yscale="log", ylabel=r"Hessian $\lambda_{\max}$ of the loss", title=r"sharpness: $\lambda_{\max}$")
     for ax in axes:
         steps_axis(ax, "full-batch GD step")
+    for ax, key, x, ha in ((axes[0], "train_loss", 0.03, "left"), (axes[2], "hessian_max", 0.97, "right")):
+        ax.text(x, 0.03, PAPER_DIRECTIONS[key], transform=ax.transAxes, fontsize=7.5, va="bottom", ha=ha,
+                gid="paper", bbox=dict(boxstyle="round,pad=0.3", fc="white", ec=PAPER_COLOR, lw=0.8, alpha=0.9))
     # one legend below the panels (widths, rates and the 2/η lines), off every curve
     handles, labels = axes[0].get_legend_handles_labels()
     more_handles, more_labels = axes[2].get_legend_handles_labels()

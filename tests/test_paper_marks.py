@@ -1,4 +1,5 @@
-"""Fig. 4 carries the paper's read-offs as marks labelled "paper" (the full run) and leaves them out of a zoom."""
+"""The paper on the book's figures: Fig. 4 carries its read-offs as marks labelled "paper" (the full run, not a zoom), the
+follow-up's directions and the late-decay authors' r are on their figures."""
 
 import matplotlib
 
@@ -55,3 +56,18 @@ def test_the_plain_phase_is_read_off_the_stored_gamma_as_the_schedule_sets_it():
         assert np.all(gamma[start:] == 1) and not np.all(gamma[start - 1] == 1)
     emphasized_to_the_end = SpiralConfig(final_plain_ce=False).schedule().gammas(np.arange(70_001))
     assert plain_ce_from(emphasized_to_the_end) is None and plain_ce_from(np.ones((10, 3))) is None
+
+
+def test_the_follow_up_directions_and_the_late_decay_r_are_on_their_figures():
+    from landscape.runner import load
+    from landscape.topics.lrd_network.analysis import PAPER_LATE_HALF_R
+    from landscape.topics.lrd_network.figures import plot_decay_sweep
+    from landscape.topics.size_lr.analysis import PAPER_DIRECTIONS
+    from landscape.topics.size_lr.figures import plot_size_lr
+
+    fig = plot_size_lr(load("size_lr", "full"))
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() == "paper"]
+    assert notes == [PAPER_DIRECTIONS["train_loss"], PAPER_DIRECTIONS["hessian_max"]]
+    fig = plot_decay_sweep(load("lrd_network", "full"))
+    marks = [line.get_label() for ax in fig.axes for line in ax.lines if line.get_gid() == "paper"]
+    assert len(marks) == 1 and str(PAPER_LATE_HALF_R) in marks[0]
