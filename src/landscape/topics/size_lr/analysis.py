@@ -10,8 +10,8 @@ from ...statistics import SETTLED, readout, run_states
 
 # The follow-up's Fig. 1 gives no values, only directions (its abstract: size changes the depth, the learning rate the
 # sharpness of the minima); the arrow of each is our reading. Drawn on the book's figure, labelled as such.
-PAPER_DIRECTIONS = {"train_loss": "paper (follow-up Fig. 1, direction as we read it):\nlarger networks → lower loss",
-                    "hessian_max": "paper (follow-up Fig. 1, direction as we read it):\nlarger η → lower λ_max"}
+PAPER_DIRECTIONS = {"train_loss": "paper (Fig. 1, as we read it):\nlarger networks → lower loss",
+                    "hessian_max": "paper (Fig. 1, as we read it):\nlarger η → lower λ_max"}
 
 
 def learning_rates(result) -> list[float]:

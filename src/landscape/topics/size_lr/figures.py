@@ -38,7 +38,7 @@ def plot_size_lr(result):
     for ax in axes:
         steps_axis(ax, "full-batch GD step")
     for ax, key, x, ha in ((axes[0], "train_loss", 0.03, "left"), (axes[2], "hessian_max", 0.97, "right")):
-        ax.text(x, 0.03, PAPER_DIRECTIONS[key], transform=ax.transAxes, fontsize=7.5, va="bottom", ha=ha,
+        ax.text(x, 0.03, PAPER_DIRECTIONS[key], transform=ax.transAxes, fontsize=9, va="bottom", ha=ha,
                 gid="paper", bbox=dict(boxstyle="round,pad=0.3", fc="white", ec=PAPER_COLOR, lw=0.8, alpha=0.9))
     # one legend below the panels (widths, rates and the 2/η lines), off every curve
     handles, labels = axes[0].get_legend_handles_labels()
