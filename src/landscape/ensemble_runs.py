@@ -28,7 +28,11 @@ def plan_runs(seeds: int, split_seeds, selection_split_seeds=()) -> tuple[tuple[
 
 
 def validate_splits(split_seeds, selection_split_seeds) -> None:
-    require(len(split_seeds) > 0, "split_seeds", "a non-empty tuple of data-split seeds", split_seeds)
+    """Evaluation and selection data splits: distinct integer seeds, the two sets disjoint. A sweep of selection runs
+    only (a `select` preset: it picks hyper-parameters, nothing is evaluated) has no evaluation splits."""
+    require(len(split_seeds) > 0 or len(selection_split_seeds) > 0, "split_seeds",
+            "a non-empty tuple of data-split seeds (or selection_split_seeds alone, for selection runs only)",
+            split_seeds)
     for name, seeds in (("split_seeds", split_seeds), ("selection_split_seeds", selection_split_seeds)):
         for s in seeds:
             require_int(name, s)

@@ -20,18 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import partial
-import warnings
 
-import numpy as np
 
 from ...data import Dataset, balanced_subset, cifar10, mnist1d, split_data_seeds
 from ...ensemble import EnsembleMyrtle
-from ...ensemble_runs import CURVES, EVALUATION, SELECTION, validate_splits, width_units
+from ...ensemble_runs import CURVES, validate_splits, width_units
 from ...executor import run_units
 from ...losses import GammaSchedule
 from ...models import torch_dtype
 from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
-from ...settings import Setting, setting_label
+from ...settings import Setting
 from ...validation import normalize_fields, require, require_choice, require_int, require_int_tuple
 from ..sweeps.experiment import SWEEP_AXES, SettingsSweep, sweep_arrays, validate_settings
 
@@ -84,12 +82,7 @@ class ImageConfig(SettingsSweep):
         require_int_tuple("widths", self.widths, at_least=1)
         validate_settings(self.settings)
         require_int("seeds", self.seeds, at_least=1)
-        if self.split_seeds:
-            validate_splits(self.split_seeds, self.selection_split_seeds)
-        else:  # selection runs only (the `select` preset)
-            require(len(self.selection_split_seeds) > 0, "split_seeds",
-                    "a non-empty tuple of data-split seeds when selection_split_seeds is empty", self.split_seeds)
-            validate_splits(self.selection_split_seeds, ())
+        validate_splits(self.split_seeds, self.selection_split_seeds)
         require_int("steps", self.steps, at_least=1)
         require_int("final_plain_steps", self.final_plain_steps, at_least=0)
         require(self.final_plain_steps < self.steps, "final_plain_steps", f"< steps ({self.steps})",
@@ -136,22 +129,8 @@ class ImageConfig(SettingsSweep):
 
 
 def image_arrays(config: ImageConfig, outputs):
-    """The stored arrays of the sweep layout (`sweeps.experiment.sweep_arrays`) and a summary of the final
-    accuracies per width × setting, keyed f"c{width} {setting}": over the evaluation runs, or over the selection runs
-    where there are none (the `select` preset)."""
-    with warnings.catch_warnings():  # sweep_arrays' own summary averages the evaluation runs: none in `select`
-        warnings.simplefilter("ignore", RuntimeWarning)
-        arrays, _ = sweep_arrays(config, outputs, width_prefix="c")
-    role = EVALUATION if config.split_seeds else SELECTION
-    summary = {}
-    for i, w in enumerate(config.widths):
-        for k, s in enumerate(config.settings):
-            m = (arrays["member_setting"] == k) & (arrays["member_role"] == role)
-            key = f"c{w} {setting_label(s)}"
-            for name in ("train_accuracy", "validation_accuracy"):
-                summary[f"{key} {name}"] = float(np.nanmean(arrays[name][i, -1, m]))
-            summary[f"{key} diverged"] = int((arrays["diverged_at"][i, m] >= 0).sum())
-    return arrays, summary
+    """The stored arrays and summary of the sweep layout (`sweeps.experiment.sweep_arrays`), keyed f"c{width} …"."""
+    return sweep_arrays(config, outputs, width_prefix="c")
 
 
 def split_image(config: ImageConfig, until=None) -> Units:

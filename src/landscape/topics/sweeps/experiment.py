@@ -22,7 +22,7 @@ from ...validation import normalize_fields, require, require_choice, require_fin
 from ...data import SpiralSplitConfig
 from ...executor import run_units
 from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
-from ...ensemble_runs import (CURVES, EVALUATION, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits,
+from ...ensemble_runs import (CURVES, EVALUATION, SELECTION, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits,
                               width_units)
 
 
@@ -39,8 +39,8 @@ def validate_settings(settings) -> None:
 
 def sweep_arrays(config, outputs, width_prefix: str = "w"):
     """Stack the width groups of an ensemble sweep into its stored arrays (curves, member and setting tables, the
-    data splits) and a summary of final accuracies per width × setting over the evaluation runs, keyed
-    f"{width_prefix}{width} {setting}"."""
+    data splits) and a summary of final accuracies per width × setting, keyed f"{width_prefix}{width} {setting}":
+    over the evaluation runs, or over the selection runs where there are none (a `select` preset)."""
     arrays = stack_groups(outputs, CURVES + ("diverged_at",) + (("early_objective",) if "early_objective" in outputs[0]
                                                                  else ()))
     arrays["steps"] = outputs[0]["steps"]
@@ -56,10 +56,10 @@ def sweep_arrays(config, outputs, width_prefix: str = "w"):
     arrays["setting_period"] = np.array([int(s[2]) for s in config.settings])
     arrays["setting_lr"] = np.array([float(s[3]) for s in config.settings])
     summary = {}
-    evaluation = arrays["member_role"] == EVALUATION
+    read = arrays["member_role"] == (EVALUATION if config.split_seeds else SELECTION)
     for i, w in enumerate(config.widths):
         for k, s in enumerate(config.settings):
-            m = (arrays["member_setting"] == k) & evaluation
+            m = (arrays["member_setting"] == k) & read
             key = f"{width_prefix}{w} {setting_label(s)}"
             summary[f"{key} train_accuracy"] = float(np.nanmean(arrays["train_accuracy"][i, -1, m]))
             summary[f"{key} validation_accuracy"] = float(np.nanmean(arrays["validation_accuracy"][i, -1, m]))
@@ -153,22 +153,42 @@ SWEEP_AXES = {"train_*": ("width", "record", "member"), "validation_*": ("width"
 
 
 def register_sweep(name: str, version: int, title: str, chapter: str, full: SweepConfig, smoke: SweepConfig,
-                   description: str) -> None:
+                   description: str, **more_presets: SweepConfig) -> None:
     register(Experiment(name=name, version=version, title=title, chapter=chapter, config_type=SweepConfig,
-                        presets={"full": full, "smoke": smoke}, run=run_sweep, drift_check=drift_check_sweep,
+                        presets={"full": full, "smoke": smoke, **more_presets}, run=run_sweep,
+                        drift_check=drift_check_sweep,
                         description=description, split=split_sweep, axes=SWEEP_AXES))
 
 
 SMOKE_DATA = SpiralSplitConfig(points_per_class=40)
 SMOKE = dict(seeds=1, steps=200, final_plain_steps=40, record_every=20, data=SMOKE_DATA)
 
+CAPACITY_AT = ((1.0, 500), (10.0, 500), (70.0, 500), (70.0, 2000))  # (A, T): plain CE, then the dynamical settings
+CAPACITY_LR_GRID = (0.3, 1.0, 3.0)  # each loss's η tried on the selection runs (`select` preset), fixed before them
+# The η of each loss in the full preset: what `capacity.analysis.select_lrs` picks from the stored `select` result
+# (tests/test_capacity_lr.py checks it, and the claims read both results).
+CAPACITY_LRS = {"CE": 1.0, "DCE": 1.0}
+
+
+def capacity_settings(lrs=CAPACITY_LRS, at=CAPACITY_AT, loss="dce") -> tuple:
+    """Plain CE (A = 1) at lrs["CE"], the dynamical settings at lrs["DCE"]."""
+    return tuple((loss, float(A), int(T), float(lrs["CE" if A == 1 else "DCE"])) for A, T in at)
+
+
+def lr_grid_settings(lrs=CAPACITY_LR_GRID, at=CAPACITY_AT) -> tuple:
+    """Every setting of `at` at every η of the grid (η-major): the `select` preset's settings."""
+    return tuple(s for lr in lrs for s in capacity_settings({"CE": lr, "DCE": lr}, at))
+
+
 register_sweep(
     "capacity", 4, "ICML claims 1–2: accuracy vs width, plain CE vs the dynamical loss", "capacity",
-    full=SweepConfig(),
+    full=SweepConfig(settings=capacity_settings()),
     smoke=SweepConfig(widths=(4, 32), settings=(("dce", 1.0, 20, 1.0), ("dce", 70.0, 20, 1.0)), **SMOKE),
+    select=SweepConfig(settings=lr_grid_settings(), split_seeds=(), selection_split_seeds=(0,)),
     description="Spiral, 2-w-3 ReLU nets (2021 init, float32), widths 4…512, plain CE and three (A, T) settings of "
-                "the dynamical loss, full-batch GD η = 1 for 24k steps, the last 4k plain CE; 4 data splits × 4 "
-                "initial seeds: split 0 selects the setting, splits 1–3 (12 runs) evaluate it.")
+                "the dynamical loss, full-batch GD for 24k steps, the last 4k plain CE; 4 data splits × 4 initial "
+                "seeds: split 0 selects the setting, splits 1–3 (12 runs) evaluate it. Each loss's η is picked on "
+                "split 0 from {0.3, 1, 3} (the `select` preset: split 0's runs only).")
 
 
 def amp_period_settings(amplitudes, periods, lr=1.0, loss="dce") -> tuple:
