@@ -62,12 +62,13 @@ bench: install
 	$(PY) benchmarks/ensemble_speed.py
 	$(PY) benchmarks/dask_speed.py
 
-# Compute every missing stored result (every full preset, and the image chapter's selection runs): the units of every experiment on a local Dask cluster with one single-threaded
-# worker per CPU core (WORKERS=N to change). Resumable: rerun after an interruption; finished units are kept.
+# Compute every missing stored result (every full preset, then every select preset: the selection runs that pick the
+# full presets' learning rates): the units of every experiment on a local Dask cluster with one single-threaded worker
+# per CPU core (WORKERS=N to change). Resumable: rerun after an interruption; finished units are kept.
 WORKERS ?= $(shell $(PY) -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || nproc)
 results: install
 	$(PY) -m landscape run --all --preset full --workers $(WORKERS)
-	for preset in select; do $(PY) -m landscape run image --preset $$preset --workers $(WORKERS) || exit 1; done
+	$(PY) -m landscape run --all --preset select --workers $(WORKERS)
 
 clean:
 	rm -rf _build

@@ -7,8 +7,9 @@ with no claims table wider than its column, no code, output or table block scrol
 its favicon. Every relative link points to a file of the
 build and, where it names an anchor, to an id of that page. The search page finds "bifurcation".
 
-The book is built into a temporary folder (about 2 minutes on 2 cores); BOOK_HTML=path/to/_build/html checks a build
-that exists instead. Skipped, with its reason, where chromium or chromedriver is not installed (`.ci/run` installs
+The book is built into a temporary folder from the notebooks' stored outputs (execution off: `make test`'s nbval
+runs have just checked that a fresh kernel reproduces them, and `make book` executes them; about 30 s on 2 cores);
+BOOK_HTML=path/to/_build/html checks a build that exists instead. Skipped, with its reason, where chromium or chromedriver is not installed (`.ci/run` installs
 them); `make test` prints one line then.
 """
 
@@ -40,6 +41,15 @@ WIDTH, HEIGHT = 1400, 1000
 COUNTS: dict[str, int] = {}
 
 
+def stored_outputs_config(text: str) -> str:
+    """The book's _config.yml with notebook execution off (the stored outputs are rendered) and its local extension's
+    folder absolute (a config outside the book resolves relative paths from its own folder)."""
+    off = re.sub(r"(?m)^(\s*execute_notebooks:\s*)force\s*$", r'\1"off"', text)
+    off = re.sub(r"(?m)^(\s*bookweb:\s*)_ext\s*$", lambda m: m.group(1) + str(ROOT / "_ext"), off)
+    assert off.count('execute_notebooks: "off"') == 1 and str(ROOT / "_ext") in off, "_config.yml changed shape"
+    return off
+
+
 @pytest.fixture(scope="module")
 def html_root(tmp_path_factory) -> Path:
     if os.environ.get("BOOK_HTML"):
@@ -47,10 +57,12 @@ def html_root(tmp_path_factory) -> Path:
         assert (root / "index.html").is_file(), f"BOOK_HTML={root} holds no built book"
         return root
     out = tmp_path_factory.mktemp("book")
+    config = out / "_config.yml"
+    config.write_text(stored_outputs_config((ROOT / "_config.yml").read_text()))
     env = {**os.environ, "LANDSCAPE_COMPUTE": "never"}
     jb = Path(sys.executable).with_name("jupyter-book")
-    done = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "--keep-going"],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run([str(jb), "build", str(ROOT), "--config", str(config), "--path-output", str(out), "-W",
+                           "--keep-going"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return out / "_build" / "html"
 

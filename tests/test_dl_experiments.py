@@ -74,13 +74,19 @@ from landscape.settings import setting_label  # noqa: E402
     (dict(settings=(("hinge", 1.0, 10, 1.0),)), "loss"), (dict(settings=(("dce", 0.5, 10, 1.0),)), "amplitude"),
     (dict(settings=(("dce", 2.0, 0, 1.0),)), "period"), (dict(settings=(("dce", 2.0, 10, 0.0),)), "lr"),
     (dict(widths=(4, -1)), "widths"), (dict(seeds=0), "seeds"),
-    (dict(steps=100, final_plain_steps=10, record_every=7), "record_every"), (dict(split_seeds=()), "split_seeds"), (dict(split_seeds=(1, 1)), "split_seeds"),
+    (dict(steps=100, final_plain_steps=10, record_every=7), "record_every"), (dict(split_seeds=(), selection_split_seeds=()), "split_seeds"),
+    (dict(split_seeds=(1, 1)), "split_seeds"),
     (dict(split_seeds=(0, 1), selection_split_seeds=(0,)), "selection_split_seeds"),
     (dict(steps=800, final_plain_steps=800), "final_plain_steps"),
 ])
 def test_sweep_config_names_the_bad_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         SweepConfig(**kwargs)
+
+
+def test_a_sweep_of_selection_runs_only_is_valid_and_plans_only_selection_runs():
+    config = SweepConfig(split_seeds=(), selection_split_seeds=(0,), seeds=2)
+    assert [role for _, _, role in config.runs()] == ["selection", "selection"]
 
 
 def test_setting_labels():

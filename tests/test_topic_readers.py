@@ -176,6 +176,10 @@ def test_rerun_box_names_commands_times_and_the_bigger_run():
     assert "87 s on cpu" in text and "10.7 min in all" in text and "not measured" in text and "more seeds" in text
     assert "20 s on a GPU" in rerun_box(a, bigger="x", gpu_seconds={"spiral_ce": 20})._repr_markdown_()
     assert repr(rerun_box(a, bigger="x")) == "Rerun this chapter: spiral_ce"
+    assert "`spiral_ce` 87 s" in text  # one preset per experiment: named by the experiment alone
+    select = SimpleNamespace(experiment="capacity", provenance={**b.provenance, "preset": "select"})
+    both = rerun_box(select, b, bigger="x")._repr_markdown_()  # two presets of one experiment: each named
+    assert "`capacity select` 553 s" in both and "`capacity full` 553 s" in both
 
 
 def fake_sweep_result(final_train, final_val, settings, splits=(1, 2, 3), seeds=4, learning=(), stuck=(),

@@ -75,9 +75,11 @@ class RerunBox:
         times = []
         for r in self.results:
             p = r.provenance
+            label = f"{r.experiment} {p.get('preset') or 'full'}" if [q.experiment for q in self.results].count(
+                r.experiment) > 1 else r.experiment  # an experiment read at two presets is named with each
             gpu = self.gpu_seconds.get(r.experiment)
             where = p["device"] if p.get("device_name") in (None, "", p["device"]) else f"{p['device']} ({p['device_name']})"
-            times.append(f"`{r.experiment}` {compute_seconds(r):,.0f} s on {where}"
+            times.append(f"`{label}` {compute_seconds(r):,.0f} s on {where}"
                          + (f", {gpu:,.0f} s on a GPU" if gpu is not None else ""))
         total = sum(compute_seconds(r) for r in self.results)
         lines.append("**Time** (single-core compute, from the results' provenance): " + "; ".join(times)

@@ -294,7 +294,7 @@ class RegenerationCost:
     largest_unit_s: float
 
 
-MAKE_RESULTS_PRESETS = ("full", "select")  # what `make results` computes (the image chapter's selection runs too)
+MAKE_RESULTS_PRESETS = ("full", "select")  # what `make results` computes (the selection runs of image and capacity too)
 
 
 def regeneration_cost(store: Store | None = None) -> RegenerationCost:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sweeps.analysis import (data_splits, evaluation_frame, paired_difference, per_seed, settings_of,
+from ..sweeps.analysis import (data_splits, evaluation_frame, lr_note, paired_difference, per_seed, settings_of,
                                settled_pairs, states_of)
 from ...settings import setting_label
 from ...scorecard import claim, conjunction
@@ -92,4 +92,4 @@ def amp_period_map(result):
     else:
         status = conjunction(halves.values())
     return status, "; ".join(parts), {**values, "halves": halves, "effects": effects}, \
-        "; ".join(reasons) + "; 2021 init, η = 1"
+        "; ".join(reasons) + f"; 2021 init, {lr_note(settings, [ce] + dyn)}"

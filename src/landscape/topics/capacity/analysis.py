@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..sweeps.analysis import selection_frame
 
 FAMILIES = ("CE", "DCE")  # plain cross-entropy (A = 1) and the dynamical cross-entropy (A > 1)
@@ -35,3 +37,22 @@ def select_lrs(select_result) -> dict[str, float]:
         best = max(valid.values())
         picked[family] = min(lr for lr, s in valid.items() if s == best)
     return picked
+
+
+def lr_table(select_result) -> pd.DataFrame:
+    """One row per η of the `select` preset: per loss its `lr_scores` score (the number the pick compares; "diverged"
+    where a run diverged) and how many of its selection runs diverged, the picked η marked."""
+    frame = selection_frame(select_result)
+    frame = frame.assign(family=frame.amplitude.gt(1).map({False: "CE", True: "DCE"}))
+    scores, picked = lr_scores(select_result), select_lrs(select_result)
+    rows = []
+    for lr in sorted({float(v) for v in frame.lr}):
+        row = {"η": f"{lr:g}"}
+        for family in FAMILIES:
+            score = scores[family][lr]
+            mark = " (picked)" if picked[family] == lr else ""
+            row[f"{family}: val. acc."] = ("diverged" if score is None else f"{score:.3f}") + mark
+            at = frame[(frame.family == family) & (frame.lr == lr)]
+            row[f"{family}: runs diverged"] = f"{int(at.diverged.sum())} of {len(at)}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..sweeps.analysis import (data_splits, evaluation_frame, paired_difference, per_seed, selected_setting,
-                               settings_of, settled_pairs, states_of)
+from ..sweeps.analysis import (data_splits, evaluation_frame, lr_note, paired_difference, per_seed,
+                               selected_setting, settings_of, settled_pairs, states_of)
 from ...settings import setting_label
 from ...scorecard import claim, verdict
 from ...statistics import (CONFIDENCE, DIVERGED, LEARNING, MIN_SETTLED_PAIRS, MIN_SPLITS, OVERPARAMETERIZED,
@@ -78,14 +78,14 @@ def small_nets_rescued(result):
                      for w, v in per_width.items() if v["failed"])
     ours = (ours or "CE fails at no width") + (f"; the picked setting trains significantly better at widths {better}; "
                                                f"{per_width[read[0]]['runs'] if read else len(frame.seed.unique())} "
-                                               f"evaluation runs per cell, 2021 init, η = 1")
+                                               f"evaluation runs per cell, 2021 init, {lr_note(settings, [ce] + dyn)}")
     if not read:
         return "not testable", ours, {"widths": per_width}, "CE fails in fewer than " \
             f"{MIN_FAILED} runs at every width: nothing to rescue"
     best = max(read, key=lambda w: (per_width[w]["lower_bound"], per_width[w]["rescued"]))
     v = per_width[best]
     reason = (f"width {best}: {v['rescued']} of {v['failed']} CE failures rescued (lower bound {v['lower_bound']:.2f} "
-              f"vs {RESCUED_SHARE}); 2021 init, η = 1")
+              f"vs {RESCUED_SHARE}); 2021 init, {lr_note(settings, [ce] + dyn)}")
     return verdict(bool(rescued), bool(better)), ours, {"widths": per_width, "rescued_widths": rescued,
                                                         "better_widths": better}, reason
 
@@ -172,5 +172,5 @@ def dce_gain_largest_small(result):
                           "unit": "validation accuracy"})
     status = effect_status(lo, hi, MIN_VALIDATION_GAIN)
     reason = (f"gain at width {small} {means[small]:+.3f} vs width {large} {means[large]:+.3f}: difference "
-              f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]; 2021 init, η = 1")
+              f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]; 2021 init, {lr_note(settings, [ce] + dyn)}")
     return status, ours + f"; width {small} − width {large}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}]", values, reason

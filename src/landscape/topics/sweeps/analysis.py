@@ -21,6 +21,16 @@ def settings_of(result) -> list[Setting]:
         result["setting_loss"], result["setting_amplitude"], result["setting_period"], result["setting_lr"])]
 
 
+def lr_note(settings, ks) -> str:
+    """The learning rates of settings `ks` for a verdict's condition: 'η = 1' when they share one, else per loss
+    ('η: CE 1, DCE 3'; plain CE/MSE is A = 1)."""
+    rates = {("CE" if settings[k][1] == 1 else "DCE") if settings[k][0] == "dce" else setting_label(settings[k]):
+             settings[k][3] for k in ks}
+    if len(set(rates.values())) == 1:
+        return f"η = {next(iter(rates.values())):g}"
+    return "η: " + ", ".join(f"{name} {lr:g}" for name, lr in rates.items())
+
+
 def data_splits(result) -> int:
     """How many data splits the evaluation runs of a stored sweep cover (its runs vary the initial seed on each)."""
     return len(result["split_seeds"]) if "split_seeds" in result else 1

@@ -22,8 +22,8 @@ from ...validation import normalize_fields, require, require_choice, require_fin
 from ...data import SpiralSplitConfig
 from ...executor import run_units
 from ...registry import EARLY_STEPS, Experiment, Units, compare_early, register
-from ...ensemble_runs import (CURVES, EVALUATION, SELECTION, WidthSweep, plan_runs, run_arrays, stack_groups, validate_splits,
-                              width_units)
+from ...ensemble_runs import (CURVES, EVALUATION, SELECTION, WidthSweep, plan_runs, run_arrays, stack_groups,
+                              validate_splits, width_units)
 
 
 def validate_settings(settings) -> None:
