@@ -341,6 +341,24 @@ def test_the_dmse_claim_needs_a_baseline_that_learned():
     assert status == "baseline invalid" and "did not learn" in reason
 
 
+def test_a_rate_picked_at_the_edge_of_the_grid_is_named():
+    from landscape.topics.followup_mse.analysis import edge_picks
+    from landscape.topics.followup_mse.claims import dmse_improves
+
+    ce = fake_sweep_result(lambda k, role, r: 1.0, lambda k, role, r: 0.89, CAPACITY_SETTINGS, width=16)
+    grid = MSE_SETTINGS + [(loss, A, T, 1.0) for loss, A, T, _ in MSE_SETTINGS]  # η 0.3 and 1
+    def mse(best_lr):  # every loss validates best at best_lr
+        return fake_sweep_result(lambda k, role, r: 1.0, lambda k, role, r: 0.85 + (
+            0.05 if grid[k][3] == best_lr else 0.0) + 0.005 * (r % 3) * (grid[k][1] > 1), grid, width=16)
+    assert edge_picks(mse(0.3)) == {("MSE", 16): 0.3, ("DMSE1", 16): 0.3, ("DMSE2", 16): 0.3}  # 0.3 and 1: both edges
+    three = grid + [(loss, A, T, 0.5) for loss, A, T, _ in MSE_SETTINGS]  # η 0.3, 0.5, 1: 0.5 is inside
+    inside = fake_sweep_result(lambda k, role, r: 1.0, lambda k, role, r: 0.9 if three[k][3] == 0.5 else 0.8, three,
+                               width=16)
+    assert edge_picks(inside) == {}
+    _, ours, values, _ = dmse_improves(mse(1.0), ce)
+    assert "edge of the grid" in ours and values["edge_picks"] == ["MSE w16", "DMSE1 w16", "DMSE2 w16"]
+
+
 def test_selection_needs_selection_runs():
     import pytest
     from landscape.topics.sweeps.analysis import selected_setting

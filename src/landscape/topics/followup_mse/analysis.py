@@ -39,6 +39,13 @@ def picked_rate_means(frame: pd.DataFrame, mse_runs, column: str = "validation_a
     return frame[keep].groupby(["family", "width"])[column].mean()
 
 
+def edge_picks(result) -> dict:
+    """{(family, width): η} of the picks (`picked_lrs`) at the smallest or largest rate of the grid: there the loss's
+    best rate may lie outside the grid, and a verdict that reads it says so."""
+    grid = sorted({float(lr) for lr in result["setting_lr"]})
+    return {key: lr for key, lr in picked_lrs(result).items() if len(grid) > 1 and lr in (grid[0], grid[-1])}
+
+
 def _families(result):
     settings = settings_of(result)
     pick = lambda pred: [k for k, s in enumerate(settings) if pred(s)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .analysis import VARIANTS, baseline_accuracies, dmse_gains
+from .analysis import VARIANTS, baseline_accuracies, dmse_gains, edge_picks
 from ..sweeps.analysis import data_splits
 from ...statistics import BASELINE_MARGIN, MIN_SETTLED_PAIRS, MIN_SPLITS, baseline_valid
 from ...scorecard import claim
@@ -52,6 +52,11 @@ def dmse_improves(result, capacity):
         f"w{w}: " + ", ".join(f"{v} {gains[(v, w)][0]:+.3f} [{gains[(v, w)][1]:+.3f}, {gains[(v, w)][2]:+.3f}] "
                               f"({gains[(v, w)][3]} settled pairs)" for v in VARIANTS) for w in valid)
     ours += f"; largest gain at width {w_max}; {splits} evaluation splits"
+    edges = edge_picks(result)
+    if edges:
+        ours += "; η picked at the edge of the grid (the best rate may lie outside it): " + ", ".join(
+            f"{f} w{w} {lr:g}" for (f, w), lr in edges.items())
+    values["edge_picks"] = [f"{f} w{w}" for f, w in edges]
     values.update(gains={f"{v} w{w}": list(g) for (v, w), g in gains.items()},
                   significant=[f"{v} w{w}" for v, w in significant], largest_at=w_max,
                   largest_at_smallest_width=small_first)
