@@ -45,7 +45,7 @@ def stored_outputs_config(text: str) -> str:
     """The book's _config.yml with notebook execution off (the stored outputs are rendered) and its local extension's
     folder absolute (a config outside the book resolves relative paths from its own folder)."""
     off = re.sub(r"(?m)^(\s*execute_notebooks:\s*)force\s*$", r'\1"off"', text)
-    off = re.sub(r"(?m)^(\s*bookweb:\s*)_ext\s*$", lambda m: m.group(1) + str(ROOT / "_ext"), off)
+    off = re.sub(r"(?m)^(\s*bookweb:\s*)_ext\b", lambda m: m.group(1) + str(ROOT / "_ext"), off)
     assert off.count('execute_notebooks: "off"') == 1 and str(ROOT / "_ext") in off, "_config.yml changed shape"
     return off
 

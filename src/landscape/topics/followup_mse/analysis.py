@@ -110,6 +110,8 @@ def gains_table(mse_runs, ce_runs) -> pd.DataFrame:
             f"{mse_settings[picked[(f, w)]][3]:g}" for f in ("MSE",) + VARIANTS),
                "DCE − CE": interval_text(*t_interval(paired_difference(ce_frame, w, dce, ce)))}
         for v in VARIANTS:
-            row[f"{v} − MSE (settled pairs)"] = f"{interval_text(*gains[(v, w)][:3])} ({gains[(v, w)][3]})"
+            pairs = gains[(v, w)][3]
+            row[f"{v} − MSE (settled pairs)"] = (f"{interval_text(*gains[(v, w)][:3])} ({pairs})" if pairs >= 2 else
+                                                 f"no interval ({pairs} settled pair{'s' * (pairs != 1)})")
         rows.append(row)
     return pd.DataFrame(rows)

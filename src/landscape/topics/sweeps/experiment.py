@@ -208,7 +208,7 @@ register_sweep(
                 "corrected for the 12 cells: no selection runs).")
 
 
-def mse_family_settings(amplitude=10.0, period=500, lrs=(0.1, 0.3, 1.0)) -> tuple:
+def mse_family_settings(amplitude=10.0, period=500, lrs=(0.03, 0.1, 0.3, 1.0)) -> tuple:
     """MSE, DMSE1 and DMSE2 (the book's reading of the follow-up's losses), each at every learning rate."""
     return tuple(s for lr in lrs for s in (("dmse1", 1.0, int(period), float(lr)),
                                            ("dmse1", float(amplitude), int(period), float(lr)),
@@ -220,5 +220,5 @@ register_sweep(
     full=SweepConfig(widths=(16, 64, 256), settings=mse_family_settings()),
     smoke=SweepConfig(widths=(4, 32), settings=mse_family_settings(10.0, 20, (0.2,)), **SMOKE),
     description="Spiral, widths 16/64/256, MSE and the two dynamical MSE losses (A = 10, T = 500), each at η ∈ "
-                "{0.1, 0.3, 1}, full-batch GD for 24k steps, the last 4k plain; 4 data splits × 4 initial seeds: "
+                "{0.03, 0.1, 0.3, 1}, full-batch GD for 24k steps, the last 4k plain; 4 data splits × 4 initial seeds: "
                 "split 0 selects each loss's η, splits 1–3 (12 runs) evaluate it.")
