@@ -79,6 +79,14 @@ def dmse_gains(result, widths=None):
     return out
 
 
+def gain_text(gain) -> str:
+    """One `dmse_gains` entry as text: '+0.012 [-0.003, +0.027] (9 settled pairs)', or 'no interval (1 settled
+    pair)' where fewer than two pairs settled (no interval exists, not a NaN)."""
+    mean, lower, upper, pairs = gain
+    counted = f"{pairs} settled pair{'s' * (pairs != 1)}"
+    return f"{interval_text(mean, lower, upper)} ({counted})" if pairs >= 2 else f"no interval ({counted})"
+
+
 def baseline_accuracies(mse_runs, ce_runs) -> dict:
     """{width: (MSE's mean validation accuracy at its picked η, CE's on the same widths and splits)} over the
     evaluation runs: whether MSE learned at all (`statistics.baseline_valid`)."""
@@ -110,8 +118,6 @@ def gains_table(mse_runs, ce_runs) -> pd.DataFrame:
             f"{mse_settings[picked[(f, w)]][3]:g}" for f in ("MSE",) + VARIANTS),
                "DCE − CE": interval_text(*t_interval(paired_difference(ce_frame, w, dce, ce)))}
         for v in VARIANTS:
-            pairs = gains[(v, w)][3]
-            row[f"{v} − MSE (settled pairs)"] = (f"{interval_text(*gains[(v, w)][:3])} ({pairs})" if pairs >= 2 else
-                                                 f"no interval ({pairs} settled pair{'s' * (pairs != 1)})")
+            row[f"{v} − MSE (settled pairs)"] = gain_text(gains[(v, w)])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .analysis import VARIANTS, baseline_accuracies, dmse_gains, edge_picks
+from .analysis import VARIANTS, baseline_accuracies, dmse_gains, edge_picks, gain_text
 from ..sweeps.analysis import data_splits
 from ...statistics import BASELINE_MARGIN, MIN_SETTLED_PAIRS, MIN_SPLITS, baseline_valid
 from ...scorecard import claim
@@ -49,8 +49,7 @@ def dmse_improves(result, capacity):
     else:
         status = "inconclusive"
     ours = base_text + "; " + "; ".join(
-        f"w{w}: " + ", ".join(f"{v} {gains[(v, w)][0]:+.3f} [{gains[(v, w)][1]:+.3f}, {gains[(v, w)][2]:+.3f}] "
-                              f"({gains[(v, w)][3]} settled pairs)" for v in VARIANTS) for w in valid)
+        f"w{w}: " + ", ".join(f"{v} {gain_text(gains[(v, w)])}" for v in VARIANTS) for w in valid)
     ours += f"; largest gain at width {w_max}; {splits} evaluation splits"
     edges = edge_picks(result)
     if edges:
